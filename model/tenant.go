@@ -1,0 +1,32 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// TenantHeader carries the tenant ID on every request, as in Tempo and Mimir.
+const TenantHeader = "X-Scope-OrgID"
+
+// DefaultTenant is the tenant of every request when auth is off (Tempo's default).
+const DefaultTenant = "single-tenant"
+
+// ErrBadTenant is returned for a tenant ID that cannot be used as a path element.
+var ErrBadTenant = errors.New("invalid tenant ID")
+
+// ValidateTenant checks a tenant ID from a header. Tenants become object-store
+// path elements, so separators and dot-only names are refused.
+func ValidateTenant(t string) error {
+	switch {
+	case t == "":
+		return fmt.Errorf("%w: empty", ErrBadTenant)
+	case len(t) > 150:
+		return fmt.Errorf("%w: longer than 150 characters", ErrBadTenant)
+	case t == "." || t == "..":
+		return fmt.Errorf("%w: %q", ErrBadTenant, t)
+	case strings.ContainsAny(t, "/\\|\x00"):
+		return fmt.Errorf("%w: %q contains a path separator", ErrBadTenant, t)
+	}
+	return nil
+}
