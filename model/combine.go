@@ -58,3 +58,48 @@ func Combine(parts ...ptrace.Traces) ptrace.Traces {
 
 // SpanCount is the number of spans in td.
 func SpanCount(td ptrace.Traces) int { return td.SpanCount() }
+
+// Dedupe removes, in place, spans that occur more than once in td (same span
+// ID and kind), keeping the first. It is a no-op without duplicates, which is
+// the common case, and removes ResourceSpans/ScopeSpans left empty.
+func Dedupe(td ptrace.Traces) {
+	type spanKey struct {
+		id   pcommon.SpanID
+		kind ptrace.SpanKind
+	}
+	seen := make(map[spanKey]struct{}, td.SpanCount())
+	dup := false
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len() && !dup; i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len() && !dup; j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				key := spanKey{spans.At(k).SpanID(), spans.At(k).Kind()}
+				if _, ok := seen[key]; ok {
+					dup = true
+					break
+				}
+				seen[key] = struct{}{}
+			}
+		}
+	}
+	if !dup {
+		return
+	}
+	clear(seen)
+	rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
+				key := spanKey{sp.SpanID(), sp.Kind()}
+				if _, ok := seen[key]; ok {
+					return true
+				}
+				seen[key] = struct{}{}
+				return false
+			})
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
+}

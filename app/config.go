@@ -1,0 +1,116 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pace-tracing/pace/backend"
+	"github.com/pace-tracing/pace/distributor"
+	"github.com/pace-tracing/pace/ingester"
+	"github.com/pace-tracing/pace/querier"
+)
+
+// Config is the root of the configuration file. Keys follow Tempo's where
+// Tempo has the same setting; every value is also a flag, and a flag given on
+// the command line wins over the file.
+type Config struct {
+	Target      string             `yaml:"target"`
+	Server      ServerConfig       `yaml:"server"`
+	Distributor distributor.Config `yaml:"distributor"`
+	Ingester    ingester.Config    `yaml:"ingester"`
+	Storage     StorageConfig      `yaml:"storage"`
+}
+
+// ServerConfig is the HTTP API server (port 3200) and logging.
+type ServerConfig struct {
+	HTTPListenAddress       string        `yaml:"http_listen_address"`
+	HTTPListenPort          int           `yaml:"http_listen_port"`
+	LogLevel                string        `yaml:"log_level"`
+	GracefulShutdownTimeout time.Duration `yaml:"graceful_shutdown_timeout"`
+}
+
+// StorageConfig holds storage.trace, as in Tempo.
+type StorageConfig struct {
+	Trace TraceStorageConfig `yaml:"trace"`
+}
+
+// TraceStorageConfig is the object store, the WAL and the block list.
+type TraceStorageConfig struct {
+	backend.Config      `yaml:",inline"`
+	querier.StoreConfig `yaml:",inline"`
+	WAL                 WALConfig `yaml:"wal"`
+}
+
+// WALConfig is the ingester's write-ahead log on local disk.
+type WALConfig struct {
+	Path string `yaml:"path"`
+}
+
+// RegisterFlags registers every flag with its default.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	f.StringVar(&c.Target, "target", All, "Comma-separated roles to run: "+strings.Join(Targets(), ", ")+".")
+	f.StringVar(&c.Server.HTTPListenAddress, "server.http-listen-address", "", "HTTP API listen address (empty: all interfaces).")
+	f.IntVar(&c.Server.HTTPListenPort, "server.http-listen-port", 3200, "HTTP API port.")
+	f.StringVar(&c.Server.LogLevel, "log.level", "info", "Log level: debug, info, warn, error.")
+	f.DurationVar(&c.Server.GracefulShutdownTimeout, "server.graceful-shutdown-timeout", 10*time.Second, "Longest a clean shutdown may take.")
+	c.Distributor.RegisterFlags(f)
+	c.Ingester.RegisterFlags(f)
+	c.Storage.Trace.Config.RegisterFlags("storage.trace.", f)
+	c.Storage.Trace.StoreConfig.RegisterFlags(f)
+	f.StringVar(&c.Storage.Trace.WAL.Path, "storage.trace.wal.path", "./pace-data/wal", "Directory of the write-ahead log.")
+}
+
+// Validate checks the whole configuration.
+func (c *Config) Validate() error {
+	if _, err := ParseTargets(c.Target); err != nil {
+		return err
+	}
+	if c.Server.HTTPListenPort < 0 || c.Server.HTTPListenPort > 65535 {
+		return fmt.Errorf("server.http_listen_port %d is out of range", c.Server.HTTPListenPort)
+	}
+	c.Ingester.WALPath = c.Storage.Trace.WAL.Path
+	return errors.Join(c.Distributor.Validate(), c.Ingester.Validate(), c.Storage.Trace.Config.Validate())
+}
+
+// Load builds the configuration: flag defaults, then the file named by
+// -config.file, then the flags given on the command line.
+func Load(args []string) (*Config, error) {
+	cfg := &Config{}
+	fs := flag.NewFlagSet("pace server", flag.ContinueOnError)
+	var file string
+	fs.StringVar(&file, "config.file", "", "YAML configuration file.")
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		// Flags given on the command line win over the file.
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

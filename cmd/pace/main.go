@@ -1,0 +1,101 @@
+// Command pace is the whole of pace in one binary: a tracing backend with
+// Tempo's API, and (in later releases) its coordinator and workers.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/pace-tracing/pace/app"
+)
+
+const usage = `pace — distributed tracing with high availability built in
+
+Usage:
+  pace server [-config.file F] [-target all] [flags]   run pace in one process
+  pace version                                          print the build information
+
+Run 'pace server -h' for every flag.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "server":
+		os.Exit(runServer(os.Args[2:], os.Stdout, os.Stderr))
+	case "version", "-version", "--version":
+		bi := app.GetBuildInfo()
+		fmt.Printf("pace %s (revision %s, %s)\n", bi.Version, bi.Revision, bi.GoVersion)
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "pace: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+}
+
+func runServer(args []string, stdout, stderr io.Writer) int {
+	cfg, err := app.Load(args)
+	if err != nil {
+		if err.Error() == "flag: help requested" {
+			return 0
+		}
+		fmt.Fprintf(stderr, "pace server: %v\n", err)
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Server.LogLevel)); err != nil {
+		fmt.Fprintf(stderr, "pace server: log.level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := app.New(cfg, log)
+	err = a.Run(ctx, func() { printEndpoints(stdout, cfg, a.HTTPAddr()) })
+	if err != nil {
+		log.Error("pace server stopped with an error", "err", err)
+		return 1
+	}
+	log.Info("pace server stopped cleanly")
+	return 0
+}
+
+func printEndpoints(w io.Writer, cfg *app.Config, httpAddr string) {
+	host := func(addr string) string {
+		h, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return addr
+		}
+		if h == "" || h == "0.0.0.0" || h == "::" {
+			h = "localhost"
+		}
+		return net.JoinHostPort(h, p)
+	}
+	p := cfg.Distributor.Receivers.OTLP.Protocols
+	var b strings.Builder
+	fmt.Fprintf(&b, "pace %s is ready (target %s, storage %s)\n", app.Version, cfg.Target, cfg.Storage.Trace.Backend)
+	if p.GRPC.Endpoint != "" {
+		fmt.Fprintf(&b, "  OTLP gRPC     %s\n", host(p.GRPC.Endpoint))
+	}
+	if p.HTTP.Endpoint != "" {
+		fmt.Fprintf(&b, "  OTLP HTTP     http://%s/v1/traces\n", host(p.HTTP.Endpoint))
+	}
+	fmt.Fprintf(&b, "  Query (Tempo) http://%s   (Grafana Tempo data source URL)\n", host(httpAddr))
+	fmt.Fprintf(&b, "  Trace by ID   http://%s/api/traces/<trace-id>\n", host(httpAddr))
+	fmt.Fprintf(&b, "  Metrics       http://%s/metrics\n", host(httpAddr))
+	if cfg.Storage.Trace.Backend == "local" {
+		fmt.Fprintf(&b, "  Data          %s (blocks), %s (WAL)\n", cfg.Storage.Trace.Local.Path, cfg.Storage.Trace.WAL.Path)
+	}
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,81 @@
+package distributor
+
+import (
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pace-tracing/pace/model"
+	"github.com/pace-tracing/pace/wal"
+)
+
+// splitByTrace validates every span and regroups the request into one OTLP
+// TracesData per trace (keeping each span's resource and scope), encoded as
+// protobuf: the unit the ingesters store. A bad span refuses the whole
+// request with InvalidArgument, so nothing is half-accepted.
+func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
+	type group struct {
+		td     ptrace.Traces
+		rsIdx  int // index in the source of the last ResourceSpans copied
+		ssIdx  int
+		dstRS  ptrace.ResourceSpans
+		dstSS  ptrace.ScopeSpans
+		nSpans int
+	}
+	groups := make(map[model.TraceID]*group)
+	order := make([]model.TraceID, 0, 16)
+	spans := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			sl := ss.Spans()
+			for k := 0; k < sl.Len(); k++ {
+				sp := sl.At(k)
+				id := model.TraceID(sp.TraceID())
+				if id.IsZero() {
+					return nil, 0, status.Errorf(codes.InvalidArgument,
+						"span %q (resource %d, scope %d, span %d) has an empty trace ID (missing or all zero)", sp.Name(), i, j, k)
+				}
+				if sp.SpanID().IsEmpty() {
+					return nil, 0, status.Errorf(codes.InvalidArgument,
+						"span %q of trace %s has an empty span ID (missing or all zero)", sp.Name(), id)
+				}
+				g := groups[id]
+				if g == nil {
+					g = &group{td: ptrace.NewTraces(), rsIdx: -1, ssIdx: -1}
+					groups[id] = g
+					order = append(order, id)
+				}
+				if g.rsIdx != i {
+					g.dstRS = g.td.ResourceSpans().AppendEmpty()
+					rs.Resource().CopyTo(g.dstRS.Resource())
+					g.dstRS.SetSchemaUrl(rs.SchemaUrl())
+					g.rsIdx, g.ssIdx = i, -1
+				}
+				if g.ssIdx != j {
+					g.dstSS = g.dstRS.ScopeSpans().AppendEmpty()
+					ss.Scope().CopyTo(g.dstSS.Scope())
+					g.dstSS.SetSchemaUrl(ss.SchemaUrl())
+					g.ssIdx = j
+				}
+				sp.CopyTo(g.dstSS.Spans().AppendEmpty())
+				g.nSpans++
+				spans++
+			}
+		}
+	}
+	entries := make([]wal.Entry, 0, len(order))
+	var m ptrace.ProtoMarshaler
+	for _, id := range order {
+		b, err := m.MarshalTraces(groups[id].td)
+		if err != nil {
+			return nil, 0, status.Errorf(codes.Internal, "encoding trace %s: %v", id, err)
+		}
+		entries = append(entries, wal.Entry{ID: id, Data: b})
+	}
+	return entries, spans, nil
+}
+

@@ -1,0 +1,50 @@
+package ingester
+
+import (
+	"errors"
+	"flag"
+	"time"
+)
+
+// Config of the ingester role.
+type Config struct {
+	// MaxBlockDuration cuts the head block this long after its first write.
+	MaxBlockDuration time.Duration `yaml:"max_block_duration"`
+	// MaxBlockBytes cuts the head block once it holds this many bytes of OTLP protobuf.
+	MaxBlockBytes uint64 `yaml:"max_block_bytes"`
+	// FlushCheckPeriod is how often heads are checked for age and the WAL synced.
+	FlushCheckPeriod time.Duration `yaml:"flush_check_period"`
+	// ConcurrentFlushes is the number of blocks written to the object store at once.
+	ConcurrentFlushes int `yaml:"concurrent_flushes"`
+	// MaxPendingBytes bounds the data held in memory waiting for a flush;
+	// beyond it pushes are refused (RESOURCE_EXHAUSTED) instead of running out of memory.
+	MaxPendingBytes uint64 `yaml:"max_pending_bytes"`
+	// WALPath is set from storage.trace.wal.path.
+	WALPath string `yaml:"-"`
+}
+
+// RegisterFlags registers the ingester flags with their defaults.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	f.DurationVar(&c.MaxBlockDuration, "ingester.max-block-duration", 5*time.Minute, "Cut the head block after this long.")
+	f.Uint64Var(&c.MaxBlockBytes, "ingester.max-block-bytes", 128<<20, "Cut the head block at this many bytes.")
+	f.DurationVar(&c.FlushCheckPeriod, "ingester.flush-check-period", 10*time.Second, "How often to check heads for age and sync the WAL.")
+	f.IntVar(&c.ConcurrentFlushes, "ingester.concurrent-flushes", 1, "Blocks written to the object store at once.")
+	f.Uint64Var(&c.MaxPendingBytes, "ingester.max-pending-bytes", 512<<20, "Refuse pushes while this many bytes wait for a flush.")
+}
+
+// Validate checks the values.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxBlockDuration <= 0:
+		return errors.New("ingester.max_block_duration must be positive")
+	case c.MaxBlockBytes == 0:
+		return errors.New("ingester.max_block_bytes must be positive")
+	case c.FlushCheckPeriod <= 0:
+		return errors.New("ingester.flush_check_period must be positive")
+	case c.ConcurrentFlushes <= 0:
+		return errors.New("ingester.concurrent_flushes must be positive")
+	case c.WALPath == "":
+		return errors.New("storage.trace.wal.path is empty")
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package querier
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/grafana/dskit/services"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/thanos-io/objstore"
+
+	"github.com/pace-tracing/pace/block"
+)
+
+// StoreConfig controls how the block list is kept.
+type StoreConfig struct {
+	// BlocklistPoll is how often the object store is listed for new and deleted blocks.
+	BlocklistPoll time.Duration `yaml:"blocklist_poll"`
+}
+
+// RegisterFlags registers the flags with defaults.
+func (c *StoreConfig) RegisterFlags(f *flag.FlagSet) {
+	f.DurationVar(&c.BlocklistPoll, "storage.trace.blocklist-poll", 5*time.Minute, "How often to list the object store for blocks written by other processes.")
+}
+
+// Store is the block list of every tenant with a cached reader per block.
+// Blocks this process writes are added at once (AddBlock); blocks written
+// elsewhere are found by the periodic poll. Safe for concurrent use.
+type Store struct {
+	services.Service
+
+	bkt objstore.Bucket
+	cfg StoreConfig
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	tenants map[string]map[uuid.UUID]*block.Reader
+
+	blocks prometheus.Gauge
+	polls  *prometheus.CounterVec
+}
+
+// NewStore makes a store; the first poll runs when its service starts.
+func NewStore(bkt objstore.Bucket, cfg StoreConfig, log *slog.Logger, reg prometheus.Registerer) *Store {
+	f := promauto.With(reg)
+	s := &Store{
+		bkt: bkt, cfg: cfg, log: log,
+		tenants: make(map[string]map[uuid.UUID]*block.Reader),
+		blocks:  f.NewGauge(prometheus.GaugeOpts{Name: "pace_blocklist_blocks", Help: "Blocks known to the querier, all tenants."}),
+		polls:   f.NewCounterVec(prometheus.CounterOpts{Name: "pace_blocklist_polls_total", Help: "Block list polls, by result."}, []string{"result"}),
+	}
+	s.Service = services.NewTimerService(max(cfg.BlocklistPoll, time.Second), s.poll, s.poll, s.stopping)
+	return s
+}
+
+// AddBlock makes a block visible to queries at once.
+func (s *Store) AddBlock(tenant string, m *block.Meta) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bl := s.tenants[tenant]
+	if bl == nil {
+		bl = make(map[uuid.UUID]*block.Reader)
+		s.tenants[tenant] = bl
+	}
+	if _, ok := bl[m.BlockID]; !ok {
+		bl[m.BlockID] = block.NewReader(s.bkt, m)
+		s.blocks.Inc()
+	}
+}
+
+// poll lists every tenant's blocks: new ones are added, vanished ones dropped.
+func (s *Store) poll(ctx context.Context) error {
+	tenants, err := block.ListTenants(ctx, s.bkt)
+	if err != nil {
+		s.polls.WithLabelValues("error").Inc()
+		s.log.Warn("block list poll failed", "err", err)
+		return nil // keep serving what we know; the next poll retries
+	}
+	found := make(map[string]map[uuid.UUID]*block.Meta, len(tenants))
+	for _, t := range tenants {
+		metas, err := block.ListBlocks(ctx, s.bkt, t)
+		if err != nil {
+			s.polls.WithLabelValues("error").Inc()
+			s.log.Warn("block list poll failed", "tenant", t, "err", err)
+			return nil
+		}
+		found[t] = make(map[uuid.UUID]*block.Meta, len(metas))
+		for _, m := range metas {
+			found[t][m.BlockID] = m
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := 0
+	for t, metas := range found {
+		bl := s.tenants[t]
+		if bl == nil {
+			bl = make(map[uuid.UUID]*block.Reader)
+			s.tenants[t] = bl
+		}
+		for id, m := range metas {
+			if _, ok := bl[id]; !ok {
+				bl[id] = block.NewReader(s.bkt, m)
+			}
+		}
+		for id, r := range bl {
+			if _, ok := metas[id]; !ok {
+				_ = r.Close()
+				delete(bl, id)
+			}
+		}
+		total += len(bl)
+	}
+	s.blocks.Set(float64(total))
+	s.polls.WithLabelValues("ok").Inc()
+	return nil
+}
+
+func (s *Store) stopping(_ error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, bl := range s.tenants {
+		for _, r := range bl {
+			_ = r.Close()
+		}
+	}
+	return nil
+}
+
+// readers returns the tenant's blocks that may hold data in [start, end]
+// (zero times mean unbounded).
+func (s *Store) readers(tenant string, start, end time.Time) []*block.Reader {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*block.Reader
+	for _, r := range s.tenants[tenant] {
+		m := r.Meta()
+		if !start.IsZero() && m.EndTime.Before(start) {
+			continue
+		}
+		if !end.IsZero() && m.StartTime.After(end) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
