@@ -100,6 +100,9 @@ func (r *Reader) open(ctx context.Context) ([]rowGroupInfo, int, error) {
 	if r.file != nil {
 		return r.rgs, r.traceCol, nil
 	}
+	if r.meta.Version != FormatVersion {
+		return nil, 0, fmt.Errorf("block %s: unsupported format %q", r.meta.BlockID, r.meta.Version)
+	}
 	ra := &bucketReaderAt{ctx: context.WithoutCancel(ctx), bkt: r.bkt, name: r.meta.Dir() + DataFile, size: r.meta.Size}
 	f, err := parquet.OpenFile(ra, r.meta.Size,
 		parquet.SkipBloomFilters(true),
@@ -238,6 +241,7 @@ func readRows(ctx context.Context, rg *rowGroupInfo, ra *bucketReaderAt, first, 
 		if err != nil {
 			return err
 		}
+		defer pf.release()
 		src = pf
 	}
 	wrapped := make([]parquet.ColumnChunk, len(chunks))

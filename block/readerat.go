@@ -48,6 +48,32 @@ func (b *bucketReaderAt) ReadAt(p []byte, off int64) (int, error) {
 type prefetched struct {
 	base   *bucketReaderAt
 	ranges []fetchedRange // sorted by off, disjoint
+	buf    *[]byte        // backing store of ranges, pooled
+}
+
+// release returns the buffer to the pool; p must not be used afterwards.
+func (p *prefetched) release() {
+	if p.buf != nil {
+		putBuf(p.buf)
+		p.buf, p.ranges = nil, nil
+	}
+}
+
+var bufPool sync.Pool
+
+func getBuf(n int) *[]byte {
+	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= 16<<20 {
+		bufPool.Put(b)
+	}
 }
 
 type fetchedRange struct {
@@ -67,7 +93,7 @@ func (p *prefetched) ReadAt(b []byte, off int64) (int, error) {
 }
 
 const (
-	prefetchGap         = 64 << 10 // merge ranges closer than this
+	prefetchGap         = 16 << 10 // merge ranges closer than this
 	prefetchConcurrency = 8
 )
 
@@ -108,13 +134,20 @@ func prefetchRows(ctx context.Context, chunks []parquet.ColumnChunk, md *format.
 		}
 		merged = append(merged, s)
 	}
+	var total int64
+	for i := range merged {
+		merged[i].end = min(merged[i].end, base.size)
+		total += merged[i].end - merged[i].off
+	}
 	out := &prefetched{base: base, ranges: make([]fetchedRange, len(merged))}
+	out.buf = getBuf(int(total))
 	errs := make([]error, len(merged))
 	sem := make(chan struct{}, prefetchConcurrency)
 	var wg sync.WaitGroup
+	var pos int64
 	for i, s := range merged {
-		s.end = min(s.end, base.size)
-		buf := make([]byte, s.end-s.off)
+		buf := (*out.buf)[pos : pos+s.end-s.off]
+		pos += s.end - s.off
 		out.ranges[i] = fetchedRange{off: s.off, data: buf}
 		wg.Add(1)
 		sem <- struct{}{}
@@ -130,9 +163,9 @@ func prefetchRows(ctx context.Context, chunks []parquet.ColumnChunk, md *format.
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
+			out.release()
 			return nil, err
 		}
 	}
 	return out, nil
 }
-

@@ -26,22 +26,32 @@ type TraceIterator interface {
 
 // WriteOptions tune WriteBlock; zero values mean the defaults.
 type WriteOptions struct {
+	// BlockID names the block; zero means a new random ID. The ingester
+	// passes its WAL segment's ID so that a block rebuilt after a crash
+	// overwrites, rather than duplicates, one already written.
+	BlockID         uuid.UUID
 	CompactionLevel int
 	// RowGroupSpans ends a row group once it holds at least this many spans
 	// (default DefaultRowGroupSpans).
 	RowGroupSpans int
 	// PageSize is the uncompressed size of a data page (default DefaultPageSize).
 	PageSize int
+	// DictionaryMaxBytes caps a column chunk's dictionary; past it the
+	// column falls back to plain encoding (default DefaultDictionaryMaxBytes).
+	// Large dictionaries make every lookup slow: each lookup reads the whole
+	// dictionary page of every column.
+	DictionaryMaxBytes int
 	// BloomFP is the bloom filter's false-positive rate (default 0.01).
 	BloomFP float64
 }
 
 // Defaults of WriteOptions.
 const (
-	DefaultRowGroupSpans = 100_000
-	DefaultPageSize      = 64 << 10
-	DefaultBloomFP       = 0.01
-	writeBatch           = 64 // rows handed to the parquet writer at once
+	DefaultRowGroupSpans      = 100_000
+	DefaultPageSize           = 64 << 10
+	DefaultBloomFP            = 0.01
+	DefaultDictionaryMaxBytes = 256 << 10
+	writeBatch                = 64 // rows handed to the parquet writer at once
 )
 
 // ErrEmptyBlock is returned by WriteBlock when the iterator yields no trace.
@@ -66,10 +76,16 @@ func writerOptions(opts WriteOptions) []parquet.WriterOption {
 	if page <= 0 {
 		page = DefaultPageSize
 	}
+	dict := opts.DictionaryMaxBytes
+	if dict <= 0 {
+		dict = DefaultDictionaryMaxBytes
+	}
 	return []parquet.WriterOption{
+		parquet.DictionaryMaxBytes(int64(dict)),
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
 		parquet.PageBufferSize(page),
 		parquet.DataPageStatistics(true),
+		parquet.DataPageVersion(1),
 		parquet.CreatedBy("pace", FormatVersion, ""),
 		// Trace IDs are the only column whose page bounds matter (lookups).
 		parquet.ColumnIndexSizeLimit(func(path []string) int { return 16 }),
@@ -84,9 +100,13 @@ func WriteBlock(ctx context.Context, bkt objstore.Bucket, tenant string, it Trac
 	if err := model.ValidateTenant(tenant); err != nil {
 		return nil, err
 	}
+	blockID := opts.BlockID
+	if blockID == uuid.Nil {
+		blockID = uuid.New()
+	}
 	meta := &Meta{
 		Version:         FormatVersion,
-		BlockID:         uuid.New(),
+		BlockID:         blockID,
 		TenantID:        tenant,
 		CompactionLevel: opts.CompactionLevel,
 	}
@@ -128,10 +148,11 @@ func writeBlock(ctx context.Context, bkt objstore.Bucket, meta *Meta, it TraceIt
 	uploading := true
 	defer func() {
 		if uploading {
-			if err == nil {
-				err = errors.New("block: write aborted")
+			cause := err
+			if cause == nil {
+				cause = errors.New("block: write aborted")
 			}
-			pw.CloseWithError(err)
+			pw.CloseWithError(cause)
 			cancel()
 			<-uploadDone
 		}

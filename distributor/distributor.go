@@ -119,7 +119,7 @@ func (d *Distributor) starting(ctx context.Context) error {
 	if p.GRPC.Endpoint == "" {
 		cfg.Protocols.GRPC = configoptional.None[configgrpc.ServerConfig]()
 	} else {
-		g := cfg.Protocols.GRPC.Get()
+		g := cfg.Protocols.GRPC.GetOrInsertDefault()
 		g.NetAddr.Endpoint = p.GRPC.Endpoint
 		g.MaxRecvMsgSizeMiB = p.GRPC.MaxRecvMsgSizeMiB
 		g.IncludeMetadata = true
@@ -127,7 +127,7 @@ func (d *Distributor) starting(ctx context.Context) error {
 	if p.HTTP.Endpoint == "" {
 		cfg.Protocols.HTTP = configoptional.None[otlpreceiver.HTTPConfig]()
 	} else {
-		h := cfg.Protocols.HTTP.Get()
+		h := cfg.Protocols.HTTP.GetOrInsertDefault()
 		h.ServerConfig.NetAddr.Endpoint = p.HTTP.Endpoint
 		h.ServerConfig.MaxRequestBodySize = p.HTTP.MaxRequestBodySize
 		h.ServerConfig.IncludeMetadata = true

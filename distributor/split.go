@@ -78,4 +78,3 @@ func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
 	}
 	return entries, spans, nil
 }
-

@@ -1,5 +1,8 @@
 package block
 
+// Run with PACE_BLOCK_COLSIZES=1 go test -run TestDebugColumnSizes -v ./block
+// to see what each column costs on disk.
+
 import (
 	"context"
 	"fmt"
@@ -12,7 +15,7 @@ import (
 )
 
 func TestDebugColumnSizes(t *testing.T) {
-	if os.Getenv("COLSIZES") == "" {
+	if os.Getenv("PACE_BLOCK_COLSIZES") == "" {
 		t.Skip()
 	}
 	bkt := objstore.NewInMemBucket()
