@@ -9,8 +9,10 @@ export TOOLS
 PACE_MINIO ?= $(TOOLS)/bin/minio
 
 # Fuzz targets, as package:FuzzName pairs, each run for FUZZTIME.
-FUZZ_TARGETS ?= ./model:FuzzParseTraceID ./distributor:FuzzOTLPHTTPDecode
+FUZZ_TARGETS ?= ./model:FuzzParseTraceID ./distributor:FuzzOTLPHTTPDecode ./wal:FuzzReplay
 FUZZTIME ?= 20s
+# Minimizing a new interesting input may otherwise eat the whole FUZZTIME.
+FUZZMINIMIZETIME ?= 2s
 
 INTEGRATION_TIMEOUT ?= 20m
 
@@ -50,7 +52,7 @@ fuzz:
 		if ! grep -qx "$$name" <<<"$$listed"; then \
 			echo "fuzz: no fuzz test $$name in $$pkg"; exit 1; \
 		fi; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) "$$pkg"; \
 	done
 
 integration: deps

@@ -515,3 +515,26 @@ func TestConcurrentLookups(t *testing.T) {
 		}
 	}
 }
+
+func TestExplicitBlockIDIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	bkt := objstore.NewInMemBucket()
+	ids, tds := genTraces(8, 20, 3)
+	id := uuid.New()
+	// A half-written block under that ID is overwritten.
+	if err := bkt.Upload(ctx, BlockDir("t", id)+DataFile, strings.NewReader("partial")); err != nil {
+		t.Fatal(err)
+	}
+	m1 := writeTraces(t, bkt, "t", ids, tds, WriteOptions{BlockID: id})
+	if m1.BlockID != id {
+		t.Fatalf("block ID %s, want %s", m1.BlockID, id)
+	}
+	// Writing it again keeps the complete block, even if the rewrite would fail.
+	m2, err := WriteBlock(ctx, bkt, "t", &failingIter{sliceIter{ids: ids, tds: tds}, 0}, WriteOptions{BlockID: id})
+	if err != nil || m2.BlockID != id || m2.TotalObjects != 20 {
+		t.Fatalf("rewrite: %+v %v", m2, err)
+	}
+	if _, ok, err := NewReader(bkt, m2).FindTraceByID(ctx, ids[3]); err != nil || !ok {
+		t.Fatalf("lookup after rewrite: %v %v", ok, err)
+	}
+}

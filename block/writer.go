@@ -28,7 +28,9 @@ type TraceIterator interface {
 type WriteOptions struct {
 	// BlockID names the block; zero means a new random ID. The ingester
 	// passes its WAL segment's ID so that a block rebuilt after a crash
-	// overwrites, rather than duplicates, one already written.
+	// does not duplicate one already written: if a complete block (meta.json
+	// present) with this ID exists, WriteBlock returns its meta without
+	// reading the iterator; a half-written one is overwritten.
 	BlockID         uuid.UUID
 	CompactionLevel int
 	// RowGroupSpans ends a row group once it holds at least this many spans
@@ -47,10 +49,10 @@ type WriteOptions struct {
 
 // Defaults of WriteOptions.
 const (
-	DefaultRowGroupSpans      = 100_000
-	DefaultPageSize           = 64 << 10
+	DefaultRowGroupSpans      = 50_000
+	DefaultPageSize           = 32 << 10
 	DefaultBloomFP            = 0.01
-	DefaultDictionaryMaxBytes = 256 << 10
+	DefaultDictionaryMaxBytes = 64 << 10
 	writeBatch                = 64 // rows handed to the parquet writer at once
 )
 
@@ -82,7 +84,7 @@ func writerOptions(opts WriteOptions) []parquet.WriterOption {
 	}
 	return []parquet.WriterOption{
 		parquet.DictionaryMaxBytes(int64(dict)),
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 		parquet.PageBufferSize(page),
 		parquet.DataPageStatistics(true),
 		parquet.DataPageVersion(1),
@@ -103,6 +105,17 @@ func WriteBlock(ctx context.Context, bkt objstore.Bucket, tenant string, it Trac
 	blockID := opts.BlockID
 	if blockID == uuid.Nil {
 		blockID = uuid.New()
+	} else {
+		// A block with this ID is already complete (e.g. written before a
+		// crash and now rebuilt from the same WAL segment): keep it rather
+		// than rewrite it under readers, or delete it if the rewrite fails.
+		m, err := ReadMeta(ctx, bkt, tenant, blockID)
+		if err == nil {
+			return m, nil
+		}
+		if !errors.Is(err, ErrBlockNotFound) {
+			return nil, err
+		}
 	}
 	meta := &Meta{
 		Version:         FormatVersion,

@@ -132,7 +132,8 @@ func (d *Distributor) starting(ctx context.Context) error {
 		h.ServerConfig.MaxRequestBodySize = p.HTTP.MaxRequestBodySize
 		h.ServerConfig.IncludeMetadata = true
 	}
-	next, err := consumer.NewTraces(d.ConsumeTraces)
+	// splitByTrace moves spans out of the request instead of copying them.
+	next, err := consumer.NewTraces(d.ConsumeTraces, consumer.WithCapabilities(consumer.Capabilities{MutatesData: true}))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,9 @@ import (
 // splitByTrace validates every span and regroups the request into one OTLP
 // TracesData per trace (keeping each span's resource and scope), encoded as
 // protobuf: the unit the ingesters store. A bad span refuses the whole
-// request with InvalidArgument, so nothing is half-accepted.
+// request with InvalidArgument, so nothing is half-accepted. Spans are moved
+// out of td, not copied: td is consumed (the receiver is told the consumer
+// mutates its data).
 func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
 	type group struct {
 		td     ptrace.Traces
@@ -21,6 +23,9 @@ func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
 		dstRS  ptrace.ResourceSpans
 		dstSS  ptrace.ScopeSpans
 		nSpans int
+	}
+	if err := validate(td); err != nil {
+		return nil, 0, err
 	}
 	groups := make(map[model.TraceID]*group)
 	order := make([]model.TraceID, 0, 16)
@@ -35,14 +40,6 @@ func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
 			for k := 0; k < sl.Len(); k++ {
 				sp := sl.At(k)
 				id := model.TraceID(sp.TraceID())
-				if id.IsZero() {
-					return nil, 0, status.Errorf(codes.InvalidArgument,
-						"span %q (resource %d, scope %d, span %d) has an empty trace ID (missing or all zero)", sp.Name(), i, j, k)
-				}
-				if sp.SpanID().IsEmpty() {
-					return nil, 0, status.Errorf(codes.InvalidArgument,
-						"span %q of trace %s has an empty span ID (missing or all zero)", sp.Name(), id)
-				}
 				g := groups[id]
 				if g == nil {
 					g = &group{td: ptrace.NewTraces(), rsIdx: -1, ssIdx: -1}
@@ -61,7 +58,7 @@ func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
 					g.dstSS.SetSchemaUrl(ss.SchemaUrl())
 					g.ssIdx = j
 				}
-				sp.CopyTo(g.dstSS.Spans().AppendEmpty())
+				sp.MoveTo(g.dstSS.Spans().AppendEmpty())
 				g.nSpans++
 				spans++
 			}
@@ -77,4 +74,27 @@ func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
 		entries = append(entries, wal.Entry{ID: id, Data: b})
 	}
 	return entries, spans, nil
+}
+
+// validate refuses a request with any span lacking a trace or span ID.
+func validate(td ptrace.Traces) error {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			sl := sss.At(j).Spans()
+			for k := 0; k < sl.Len(); k++ {
+				sp := sl.At(k)
+				if sp.TraceID().IsEmpty() {
+					return status.Errorf(codes.InvalidArgument,
+						"span %q (resource %d, scope %d, span %d) has an empty trace ID (missing or all zero)", sp.Name(), i, j, k)
+				}
+				if sp.SpanID().IsEmpty() {
+					return status.Errorf(codes.InvalidArgument,
+						"span %q of trace %s has an empty span ID (missing or all zero)", sp.Name(), model.TraceID(sp.TraceID()))
+				}
+			}
+		}
+	}
+	return nil
 }

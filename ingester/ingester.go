@@ -153,6 +153,10 @@ func (i *Ingester) Push(ctx context.Context, tenant string, entries []wal.Entry)
 		return status.Errorf(codes.ResourceExhausted,
 			"ingester: %d bytes wait for a flush to the object store, over ingester.max_pending_bytes (%d); retry later", pending, i.cfg.MaxPendingBytes)
 	}
+	rec, err := wal.EncodeRecord(entries)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
 	inst := i.instance(tenant)
 	inst.mu.Lock()
 	defer inst.mu.Unlock()
@@ -168,7 +172,7 @@ func (i *Ingester) Push(ctx context.Context, tenant string, entries []wal.Entry)
 		}
 		inst.head = newHeadBlock(tenant, id, seg)
 	}
-	if err := inst.head.seg.Append(entries); err != nil {
+	if err := inst.head.seg.Write(rec); err != nil {
 		return status.Errorf(codes.Unavailable, "%v", err)
 	}
 	var n uint64

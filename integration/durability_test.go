@@ -127,5 +127,9 @@ func TestTraceSplitAcrossBlocksComesBackWhole(t *testing.T) {
 		s.Kill9()
 		s.Restart()
 		s.RequireTraceAllForms(t, "", want, "after kill -9 and restart")
+
+		s.Flush(t)
+		s.RestartWithoutWAL()
+		s.RequireTraceAllForms(t, "", want, "after flush, kill -9 and restart without the WAL (object store only)")
 	})
 }

@@ -542,3 +542,42 @@ func (m *MinIO) ListObjects(t testing.TB, bucket string) []string {
 	}
 	return keys
 }
+
+// StoredObjects lists what the server has written to its object store: the
+// keys in its bucket (s3) or the files under its local path (local).
+func (s *Server) StoredObjects(t testing.TB) []string {
+	t.Helper()
+	switch s.opts.Backend {
+	case "s3":
+		return s.opts.MinIO.ListObjects(t, s.Bucket)
+	case "local":
+		var files []string
+		err := filepath.WalkDir(s.LocalPath, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() {
+				rel, _ := filepath.Rel(s.LocalPath, p)
+				files = append(files, rel)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("list %s: %v", s.LocalPath, err)
+		}
+		return files
+	}
+	return nil
+}
+
+// RestartWithoutWAL kills the server, deletes its WAL directory (as if the
+// local disk were lost) and starts it again: only what is in the object
+// store survives.
+func (s *Server) RestartWithoutWAL() {
+	s.t.Helper()
+	s.Kill9()
+	if err := os.RemoveAll(s.WALPath); err != nil {
+		s.t.Fatalf("remove WAL: %v", err)
+	}
+	s.Restart()
+}

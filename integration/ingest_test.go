@@ -54,6 +54,11 @@ func TestOTLPGRPCAndHTTPTracesReadBackByID(t *testing.T) {
 		}
 
 		s.Flush(t)
+		if objs := s.StoredObjects(t); len(objs) == 0 {
+			t.Errorf("after POST /flush: the %s object store is empty", s.opts.Backend)
+		} else {
+			t.Logf("after POST /flush: %d objects in the %s store, e.g. %s", len(objs), s.opts.Backend, objs[0])
+		}
 		for _, want := range all {
 			s.RequireTraceAllForms(t, "", want, "after POST /flush")
 		}
@@ -71,6 +76,12 @@ func TestOTLPGRPCAndHTTPTracesReadBackByID(t *testing.T) {
 				s.RequireTrace(t, "", want, f, around, "after flush, with start/end around the trace")
 				s.RequireNotFound(t, "", want.ID, f, before, "after flush, with start/end in 2001")
 			}
+		}
+
+		// After a flush the object store alone holds every trace.
+		s.RestartWithoutWAL()
+		for _, want := range all {
+			s.RequireTraceAllForms(t, "", want, "after flush, kill -9 and restart without the WAL")
 		}
 	})
 }

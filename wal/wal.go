@@ -48,8 +48,6 @@ type Segment struct {
 	f    *os.File
 	path string
 	size int64
-	buf  []byte
-	enc  []byte
 }
 
 // Create makes a new, empty segment at path (it must not exist).
@@ -71,39 +69,54 @@ func (s *Segment) Size() int64 {
 	return s.size
 }
 
-// Append writes entries as one record with a single write(2). When it returns
-// nil the record survives the death of this process.
-func (s *Segment) Append(entries []Entry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil {
-		return errors.New("wal: segment is closed")
+// Record is an encoded WAL record, ready to append. Encoding is the costly
+// part (S2 compression), so callers do it before taking their own locks.
+type Record []byte
+
+// EncodeRecord encodes entries as one record.
+func EncodeRecord(entries []Entry) (Record, error) {
+	size := 0
+	for _, e := range entries {
+		size += len(e.ID) + binary.MaxVarintLen64 + len(e.Data)
 	}
-	raw := s.buf[:0]
+	raw := make([]byte, 0, size)
 	for _, e := range entries {
 		raw = append(raw, e.ID[:]...)
 		raw = binary.AppendUvarint(raw, uint64(len(e.Data)))
 		raw = append(raw, e.Data...)
 	}
-	s.buf = raw
-	need := headerSize + s2.MaxEncodedLen(len(raw))
-	if cap(s.enc) < need {
-		s.enc = make([]byte, need)
-	}
-	payload := s2.Encode(s.enc[headerSize:need], raw)
+	rec := make([]byte, headerSize+s2.MaxEncodedLen(len(raw)))
+	payload := s2.Encode(rec[headerSize:], raw)
 	if len(payload) > maxRecord {
-		return fmt.Errorf("wal: record of %d bytes exceeds the %d byte limit", len(payload), maxRecord)
+		return nil, fmt.Errorf("wal: record of %d bytes exceeds the %d byte limit", len(payload), maxRecord)
 	}
-	rec := s.enc[:headerSize+len(payload)]
+	rec = rec[:headerSize+len(payload)]
 	binary.LittleEndian.PutUint32(rec[0:4], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(rec[4:8], crc32.Checksum(payload, castagnoli))
+	return rec, nil
+}
+
+// Append encodes and writes entries as one record.
+func (s *Segment) Append(entries []Entry) error {
+	rec, err := EncodeRecord(entries)
+	if err != nil {
+		return err
+	}
+	return s.Write(rec)
+}
+
+// Write appends a record with a single write(2). When it returns nil the
+// record survives the death of this process.
+func (s *Segment) Write(rec Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return errors.New("wal: segment is closed")
+	}
 	n, err := s.f.Write(rec)
 	s.size += int64(n)
 	if err != nil {
 		return fmt.Errorf("wal: append to %s: %w", s.path, err)
-	}
-	if cap(s.buf) > 16<<20 { // don't pin a huge buffer after one big push
-		s.buf, s.enc = nil, nil
 	}
 	return nil
 }

@@ -37,6 +37,7 @@ type Config struct {
 	SampleIDs        int // trace IDs to keep for IDsOut
 	Seed             uint64
 	RequestTimeout   time.Duration
+	FailBackoff      time.Duration // pause of a client after a failed request
 
 	// onSend, if set, is called with every request's patched trace IDs
 	// (in trace order) before it is sent. Tests use it.
@@ -348,6 +349,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					st.failedSpans += int64(r.spans)
 					if len(st.errs) < maxErrors {
 						st.errs = append(st.errs, err.Error())
+					}
+					if cfg.FailBackoff > 0 {
+						select {
+						case <-ctx.Done():
+						case <-time.After(min(cfg.FailBackoff, time.Until(deadline))):
+						}
 					}
 					continue
 				}

@@ -35,6 +35,7 @@ func main() {
 	flag.IntVar(&cfg.SampleIDs, "ids-count", 1000, "how many trace IDs -ids-out keeps")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "generator seed")
 	flag.DurationVar(&cfg.RequestTimeout, "request-timeout", 30*time.Second, "per-request timeout")
+	flag.DurationVar(&cfg.FailBackoff, "fail-backoff", 50*time.Millisecond, "how long a client pauses after a failed request (as exporters back off on ResourceExhausted)")
 	flag.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	flag.Parse()
 	if idsOut == "" {
