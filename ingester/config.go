@@ -28,7 +28,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.MaxBlockDuration, "ingester.max-block-duration", 5*time.Minute, "Cut the head block after this long.")
 	f.Uint64Var(&c.MaxBlockBytes, "ingester.max-block-bytes", 128<<20, "Cut the head block at this many bytes.")
 	f.DurationVar(&c.FlushCheckPeriod, "ingester.flush-check-period", 10*time.Second, "How often to check heads for age and sync the WAL.")
-	f.IntVar(&c.ConcurrentFlushes, "ingester.concurrent-flushes", 1, "Blocks written to the object store at once.")
+	f.IntVar(&c.ConcurrentFlushes, "ingester.concurrent-flushes", 2, "Blocks written to the object store at once.")
 	f.Uint64Var(&c.MaxPendingBytes, "ingester.max-pending-bytes", 512<<20, "Refuse pushes while this many bytes wait for a flush.")
 }
 
