@@ -225,3 +225,27 @@ func TestPushRefusedWhenFlushesFallBehind(t *testing.T) {
 		t.Fatalf("got %v, want ResourceExhausted naming the limit", err)
 	}
 }
+
+func TestHeadIsCutAndFlushedByAge(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.MaxBlockDuration = 200 * time.Millisecond
+	cfg.FlushCheckPeriod = 50 * time.Millisecond
+	bkt := objstore.NewInMemBucket()
+	ing := start(t, cfg, bkt, nil)
+	defer services.StopAndAwaitTerminated(context.Background(), ing) //nolint:errcheck
+	es, want := entries(t, 20, 10)
+	if err := ing.Push(context.Background(), "t1", es); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		metas, _ := block.ListBlocks(context.Background(), bkt, "t1")
+		if len(metas) == 1 && metas[0].TotalObjects == int64(len(want)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no block %v after max_block_duration; blocks: %d", 10*time.Second, len(metas))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

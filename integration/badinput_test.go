@@ -111,6 +111,18 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		t.Errorf("gRPC Export with an empty span ID: want InvalidArgument, got %v", err)
 	}
 
+	// gRPC: a message over the receiver's limit (16 MiB by default).
+	huge := newRawTrace("grpc-huge", 1)
+	huge.Spans[0].Attributes = append(huge.Spans[0].Attributes, &commonpb.KeyValue{Key: "blob", Value: strV(strings.Repeat("y", 20<<20))})
+	_, err = s.GRPCExport(t, "", huge.Data())
+	if st, _ := status.FromError(err); err == nil || st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "larger than max") {
+		t.Errorf("gRPC Export of 20 MiB: want ResourceExhausted naming the size limit, got %v", err)
+	} else {
+		t.Logf("gRPC Export of 20 MiB: %v", err)
+	}
+	s.RequireNotFound(t, "", huge.Hex(), TraceForm{V2: true}, nil, "the oversize gRPC trace")
+	huge = rawTrace{}
+
 	// Query API.
 	for _, f := range AllTraceForms {
 		for _, id := range []string{"xyz", strings.Repeat("a", 40), "0123456789abcdef0123456789abcdeg"} {

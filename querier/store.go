@@ -95,6 +95,12 @@ func (s *Store) poll(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Tenants whose last block is gone are not listed at all: drop theirs too.
+	for t := range s.tenants {
+		if _, ok := found[t]; !ok {
+			found[t] = nil
+		}
+	}
 	total := 0
 	for t, metas := range found {
 		bl := s.tenants[t]
@@ -112,6 +118,9 @@ func (s *Store) poll(ctx context.Context) error {
 				_ = r.Close()
 				delete(bl, id)
 			}
+		}
+		if len(bl) == 0 {
+			delete(s.tenants, t)
 		}
 		total += len(bl)
 	}
