@@ -115,28 +115,9 @@ func decodeAnyValue(b []byte, v pcommon.Value) error {
 				return errBadAnyValue
 			}
 			b = b[n:]
-			s := v.SetEmptySlice()
-			for len(arr) > 0 {
-				num, typ, n := protowire.ConsumeTag(arr)
-				if n < 0 {
-					return errBadAnyValue
-				}
-				arr = arr[n:]
-				if num != 1 || typ != protowire.BytesType {
-					if n = protowire.ConsumeFieldValue(num, typ, arr); n < 0 {
-						return errBadAnyValue
-					}
-					arr = arr[n:]
-					continue
-				}
-				e, n := protowire.ConsumeBytes(arr)
-				if n < 0 {
-					return errBadAnyValue
-				}
-				arr = arr[n:]
-				if err := decodeAnyValue(e, s.AppendEmpty()); err != nil {
-					return err
-				}
+			sl := v.SetEmptySlice()
+			if err := forEachField1(arr, func(e []byte) error { return decodeAnyValue(e, sl.AppendEmpty()) }); err != nil {
+				return err
 			}
 		case num == avKvlist && typ == protowire.BytesType:
 			kvl, n := protowire.ConsumeBytes(b)
@@ -145,27 +126,8 @@ func decodeAnyValue(b []byte, v pcommon.Value) error {
 			}
 			b = b[n:]
 			m := v.SetEmptyMap()
-			for len(kvl) > 0 {
-				num, typ, n := protowire.ConsumeTag(kvl)
-				if n < 0 {
-					return errBadAnyValue
-				}
-				kvl = kvl[n:]
-				if num != 1 || typ != protowire.BytesType {
-					if n = protowire.ConsumeFieldValue(num, typ, kvl); n < 0 {
-						return errBadAnyValue
-					}
-					kvl = kvl[n:]
-					continue
-				}
-				kv, n := protowire.ConsumeBytes(kvl)
-				if n < 0 {
-					return errBadAnyValue
-				}
-				kvl = kvl[n:]
-				if err := decodeKeyValue(kv, m); err != nil {
-					return err
-				}
+			if err := forEachField1(kvl, func(kv []byte) error { return decodeKeyValue(kv, m) }); err != nil {
+				return err
 			}
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
@@ -206,4 +168,32 @@ func decodeKeyValue(b []byte, m pcommon.Map) error {
 		}
 	}
 	return decodeAnyValue(val, m.PutEmpty(key))
+}
+
+// forEachField1 calls fn with every length-delimited field 1 of the message
+// b (the repeated values of ArrayValue and KeyValueList), skipping others.
+func forEachField1(b []byte, fn func([]byte) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errBadAnyValue
+		}
+		b = b[n:]
+		if num != 1 || typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return errBadAnyValue
+			}
+			b = b[n:]
+			continue
+		}
+		e, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return errBadAnyValue
+		}
+		b = b[n:]
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -78,23 +78,17 @@ func splitByTrace(td ptrace.Traces) ([]wal.Entry, int, error) {
 
 // validate refuses a request with any span lacking a trace or span ID.
 func validate(td ptrace.Traces) error {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			sl := sss.At(j).Spans()
-			for k := 0; k < sl.Len(); k++ {
-				sp := sl.At(k)
-				if sp.TraceID().IsEmpty() {
-					return status.Errorf(codes.InvalidArgument,
-						"span %q (resource %d, scope %d, span %d) has an empty trace ID (missing or all zero)", sp.Name(), i, j, k)
-				}
-				if sp.SpanID().IsEmpty() {
-					return status.Errorf(codes.InvalidArgument,
-						"span %q of trace %s has an empty span ID (missing or all zero)", sp.Name(), model.TraceID(sp.TraceID()))
-				}
-			}
+	n := 0
+	return model.ForEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) error {
+		n++
+		if sp.TraceID().IsEmpty() {
+			return status.Errorf(codes.InvalidArgument,
+				"span %d (%q) has an empty trace ID (missing or all zero)", n, sp.Name())
 		}
-	}
-	return nil
+		if sp.SpanID().IsEmpty() {
+			return status.Errorf(codes.InvalidArgument,
+				"span %d (%q) of trace %s has an empty span ID (missing or all zero)", n, sp.Name(), model.TraceID(sp.TraceID()))
+		}
+		return nil
+	})
 }

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"errors"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -68,22 +70,16 @@ func Dedupe(td ptrace.Traces) {
 		kind ptrace.SpanKind
 	}
 	seen := make(map[spanKey]struct{}, td.SpanCount())
-	dup := false
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len() && !dup; i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len() && !dup; j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				key := spanKey{spans.At(k).SpanID(), spans.At(k).Kind()}
-				if _, ok := seen[key]; ok {
-					dup = true
-					break
-				}
-				seen[key] = struct{}{}
-			}
+	errDup := errors.New("duplicate")
+	dup := ForEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) error {
+		key := spanKey{sp.SpanID(), sp.Kind()}
+		if _, ok := seen[key]; ok {
+			return errDup
 		}
-	}
+		seen[key] = struct{}{}
+		return nil
+	}) != nil
+	rss := td.ResourceSpans()
 	if !dup {
 		return
 	}

@@ -12,6 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pace-tracing/pace/bench/internal/stats"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/pace-tracing/pace/model"
+
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -109,20 +115,14 @@ func buildRequest(g *gen.Generator, traces, spansPerTrace int) (request, error) 
 		// Spans per trace ID, in first-seen order.
 		var order [][16]byte
 		count := map[[16]byte]int{}
-		rss := td.ResourceSpans()
-		for i := 0; i < rss.Len(); i++ {
-			sss := rss.At(i).ScopeSpans()
-			for j := 0; j < sss.Len(); j++ {
-				spans := sss.At(j).Spans()
-				for k := 0; k < spans.Len(); k++ {
-					id := [16]byte(spans.At(k).TraceID())
-					if count[id] == 0 {
-						order = append(order, id)
-					}
-					count[id]++
-				}
+		_ = model.ForEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) error {
+			id := [16]byte(sp.TraceID())
+			if count[id] == 0 {
+				order = append(order, id)
 			}
-		}
+			count[id]++
+			return nil
+		})
 		r := request{body: body, spans: td.SpanCount()}
 		ok := len(order) == traces
 		for _, id := range order {
@@ -320,13 +320,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		ctx = metadata.AppendToOutgoingContext(ctx, "x-scope-orgid", cfg.Tenant)
 	}
 	smp := &sampler{k: cfg.SampleIDs, rng: rand.New(rand.NewPCG(cfg.Seed, 1))}
-	stats := make([]clientStats, cfg.Clients)
+	perClient := make([]clientStats, cfg.Clients)
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
 	for c := range cfg.Clients {
 		wg.Go(func() {
-			st := &stats[c]
+			st := &perClient[c]
 			pool := pools[c]
 			rng := rand.New(rand.NewPCG(cfg.Seed^uint64(time.Now().UnixNano()), uint64(c)+1))
 			var ids [][16]byte
@@ -387,7 +387,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var lat []time.Duration
 	var failedSpans int64 // sent but not accepted
-	for _, st := range stats {
+	for _, st := range perClient {
 		res.RequestsOK += st.ok
 		res.RequestsFailed += st.failed
 		res.SpansSent += st.spansSent
@@ -406,10 +406,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.SpansPerSecond = float64(res.SpansAccepted) / elapsed.Seconds()
 	}
 	slices.Sort(lat)
-	res.LatencyP50Ms = ms(quantile(lat, 0.50))
-	res.LatencyP99Ms = ms(quantile(lat, 0.99))
+	res.LatencyP50Ms = stats.Ms(stats.Quantile(lat, 0.50))
+	res.LatencyP99Ms = stats.Ms(stats.Quantile(lat, 0.99))
 	if len(lat) > 0 {
-		res.LatencyMaxMs = ms(lat[len(lat)-1])
+		res.LatencyMaxMs = stats.Ms(lat[len(lat)-1])
 	}
 	for _, id := range smp.ids {
 		res.SampledTraceIDs = append(res.SampledTraceIDs, hex.EncodeToString(id[:]))
@@ -427,14 +427,3 @@ func waitReady(ctx context.Context, cc *grpc.ClientConn, timeout time.Duration) 
 		}
 	}
 }
-
-// quantile returns the q-quantile of sorted durations (nearest rank).
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

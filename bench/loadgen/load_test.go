@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/pace-tracing/pace/model"
+
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -39,16 +43,10 @@ func (s *sink) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptrace
 	}
 	td := req.Traces()
 	byID := map[[16]byte]int{}
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				byID[[16]byte(spans.At(k).TraceID())]++
-			}
-		}
-	}
+	_ = model.ForEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) error {
+		byID[[16]byte(sp.TraceID())]++
+		return nil
+	})
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	s.requests = append(s.requests, byID)

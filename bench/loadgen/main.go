@@ -9,13 +9,14 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/pace-tracing/pace/bench/internal/stats"
 )
 
 func main() {
@@ -56,9 +57,7 @@ func main() {
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		_ = stats.WriteJSON(os.Stdout, res)
 	} else {
 		printResult(res)
 	}

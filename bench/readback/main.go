@@ -7,7 +7,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pace-tracing/pace/bench/internal/stats"
 )
 
 func main() {
@@ -53,9 +54,7 @@ func main() {
 		os.Exit(1)
 	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		_ = stats.WriteJSON(os.Stdout, res)
 	} else {
 		fmt.Printf("trace-by-ID %s%s<id> (%s)\n", cfg.BaseURL, cfg.Path, cfg.Format)
 		fmt.Printf("requests ok/failed  %d / %d\n", res.OK, res.Failed)

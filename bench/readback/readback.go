@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pace-tracing/pace/bench/internal/stats"
+	"github.com/pace-tracing/pace/model"
+
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -98,11 +101,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.OK++
 	}
 	slices.Sort(lat)
-	res.P50Ms = ms(quantile(lat, 0.50))
-	res.P99Ms = ms(quantile(lat, 0.99))
+	res.P50Ms = stats.Ms(stats.Quantile(lat, 0.50))
+	res.P99Ms = stats.Ms(stats.Quantile(lat, 0.99))
 	if len(lat) > 0 {
-		res.MaxMs = ms(lat[len(lat)-1])
-		res.MeanMs = ms(total / time.Duration(len(lat)))
+		res.MaxMs = stats.Ms(lat[len(lat)-1])
+		res.MeanMs = stats.Ms(total / time.Duration(len(lat)))
 	}
 	return res, nil
 }
@@ -152,20 +155,14 @@ func countProto(body []byte, want [16]byte) (int, error) {
 		return 0, fmt.Errorf("decoding protobuf trace: %w", err)
 	}
 	n := 0
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if got := [16]byte(spans.At(k).TraceID()); got != want {
-					return 0, fmt.Errorf("span of trace %x in answer", got)
-				}
-				n++
-			}
+	err = model.ForEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) error {
+		if got := [16]byte(sp.TraceID()); got != want {
+			return fmt.Errorf("span of trace %x in answer", got)
 		}
-	}
-	return n, nil
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // countJSON counts spans in a JSON trace, whatever its envelope: Tempo v1
@@ -234,13 +231,3 @@ func checkSpanID(span any, want [16]byte) error {
 	}
 	return fmt.Errorf("span with traceId %q in answer", s)
 }
-
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
