@@ -72,8 +72,10 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		"s3 without bucket": {args: []string{"-storage.trace.backend", "s3", "-storage.trace.s3.endpoint", "h:1"}, want: "bucket"},
 		"s3 with scheme":    {args: []string{"-storage.trace.backend", "s3", "-storage.trace.s3.endpoint", "http://h:1", "-storage.trace.s3.bucket", "b"}, want: "without a scheme"},
 		"unknown target":    {args: []string{"-target", "ingestor"}, want: "valid targets"},
-		"no receivers":      {args: []string{"-distributor.otlp.grpc-endpoint", "", "-distributor.otlp.http-endpoint", ""}, want: "every receiver is disabled"},
-		"bad duration":      {file: "ingester:\n  max_block_duration: soon\n", want: "soon"},
+		"no receivers": {args: []string{"-distributor.otlp.grpc-endpoint=", "-distributor.otlp.http-endpoint=",
+			"-distributor.jaeger.grpc-endpoint=", "-distributor.jaeger.thrift-http-endpoint=", "-distributor.jaeger.thrift-compact-endpoint=",
+			"-distributor.jaeger.thrift-binary-endpoint=", "-distributor.zipkin.endpoint="}, want: "every receiver is disabled"},
+		"bad duration": {file: "ingester:\n  max_block_duration: soon\n", want: "soon"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := c.args

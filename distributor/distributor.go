@@ -6,24 +6,17 @@ package distributor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/grafana/dskit/services"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configgrpc"
-	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/receiver"
-	"go.opentelemetry.io/collector/receiver/otlpreceiver"
-	noopmetric "go.opentelemetry.io/otel/metric/noop"
-	nooptrace "go.opentelemetry.io/otel/trace/noop"
-	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -41,14 +34,16 @@ type Pusher interface {
 type Distributor struct {
 	services.Service
 
-	cfg       Config
-	pusher    Pusher
-	log       *slog.Logger
-	receivers []component.Component
+	cfg    Config
+	pusher Pusher
+	log    *slog.Logger
+	// stops holds what starting opened, to be closed in reverse order.
+	stops []func(context.Context) error
 
 	spansReceived *prometheus.CounterVec
 	spansRefused  *prometheus.CounterVec
 	bytesReceived *prometheus.CounterVec
+	udpDropped    *prometheus.CounterVec
 }
 
 // New builds a distributor; its receivers open their ports when the service starts.
@@ -59,8 +54,9 @@ func New(cfg Config, pusher Pusher, log *slog.Logger, reg prometheus.Registerer)
 	f := promauto.With(reg)
 	d := &Distributor{
 		cfg: cfg, pusher: pusher, log: log,
-		spansReceived: f.NewCounterVec(prometheus.CounterOpts{Name: "pace_distributor_spans_received_total", Help: "Spans accepted, by tenant."}, []string{"tenant"}),
+		spansReceived: f.NewCounterVec(prometheus.CounterOpts{Name: "pace_distributor_spans_received_total", Help: "Spans accepted, by tenant and protocol."}, []string{"tenant", "protocol"}),
 		spansRefused:  f.NewCounterVec(prometheus.CounterOpts{Name: "pace_distributor_spans_refused_total", Help: "Spans refused, by tenant and reason."}, []string{"tenant", "reason"}),
+		udpDropped:    f.NewCounterVec(prometheus.CounterOpts{Name: "pace_distributor_udp_datagrams_dropped_total", Help: "Jaeger agent datagrams that could not be stored, by protocol and reason."}, []string{"protocol", "reason"}),
 		bytesReceived: f.NewCounterVec(prometheus.CounterOpts{Name: "pace_distributor_bytes_received_total", Help: "OTLP protobuf bytes accepted, by tenant."}, []string{"tenant"}),
 	}
 	d.Service = services.NewIdleService(d.starting, d.stopping)
@@ -79,11 +75,12 @@ func (d *Distributor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 		d.spansRefused.WithLabelValues("invalid", "bad_tenant").Add(float64(n))
 		return status.Errorf(codes.InvalidArgument, "%s header: %v", model.TenantHeader, err)
 	}
-	return d.PushTraces(ctx, tenant, td)
+	return d.PushTraces(ctx, tenant, protoOTLP, td)
 }
 
-// PushTraces validates and stores td for tenant.
-func (d *Distributor) PushTraces(ctx context.Context, tenant string, td ptrace.Traces) error {
+// PushTraces validates and stores td for tenant; protocol labels the metrics.
+// td is consumed.
+func (d *Distributor) PushTraces(ctx context.Context, tenant, protocol string, td ptrace.Traces) error {
 	entries, spans, err := splitByTrace(td)
 	if err != nil {
 		d.spansRefused.WithLabelValues(tenant, "invalid").Add(float64(td.SpanCount()))
@@ -107,70 +104,80 @@ func (d *Distributor) PushTraces(ctx context.Context, tenant string, td ptrace.T
 	for _, e := range entries {
 		size += len(e.Data)
 	}
-	d.spansReceived.WithLabelValues(tenant).Add(float64(spans))
+	d.spansReceived.WithLabelValues(tenant, protocol).Add(float64(spans))
 	d.bytesReceived.WithLabelValues(tenant).Add(float64(size))
 	return nil
 }
 
+// starting opens every enabled receiver; if one cannot listen, those
+// already open are closed again and the error names the receiver.
 func (d *Distributor) starting(ctx context.Context) error {
-	factory := otlpreceiver.NewFactory()
-	cfg := factory.CreateDefaultConfig().(*otlpreceiver.Config)
-	p := d.cfg.Receivers.OTLP.Protocols
-	if p.GRPC.Endpoint == "" {
-		cfg.Protocols.GRPC = configoptional.None[configgrpc.ServerConfig]()
-	} else {
-		g := cfg.Protocols.GRPC.GetOrInsertDefault()
-		g.NetAddr.Endpoint = p.GRPC.Endpoint
-		g.MaxRecvMsgSizeMiB = p.GRPC.MaxRecvMsgSizeMiB
-		g.IncludeMetadata = true
+	r := d.cfg.Receivers
+	type opener struct {
+		name, endpoint string
+		open           func() (func(context.Context) error, error)
 	}
-	if p.HTTP.Endpoint == "" {
-		cfg.Protocols.HTTP = configoptional.None[otlpreceiver.HTTPConfig]()
-	} else {
-		h := cfg.Protocols.HTTP.GetOrInsertDefault()
-		h.ServerConfig.NetAddr.Endpoint = p.HTTP.Endpoint
-		h.ServerConfig.MaxRequestBodySize = p.HTTP.MaxRequestBodySize
-		h.ServerConfig.IncludeMetadata = true
+	openers := []opener{
+		{"OTLP", r.OTLP.Protocols.GRPC.Endpoint + r.OTLP.Protocols.HTTP.Endpoint, func() (func(context.Context) error, error) {
+			return startOTLP(ctx, d, r.OTLP)
+		}},
+		{"Jaeger gRPC", r.Jaeger.Protocols.GRPC.Endpoint, func() (func(context.Context) error, error) {
+			stop, err := startJaegerGRPC(d, r.Jaeger.Protocols.GRPC)
+			return func(context.Context) error { stop(); return nil }, err
+		}},
+		{"Jaeger thrift HTTP", r.Jaeger.Protocols.ThriftHTTP.Endpoint, func() (func(context.Context) error, error) {
+			s, err := startHTTPIngest(r.Jaeger.Protocols.ThriftHTTP.Endpoint, d.jaegerHTTPHandler(r.Jaeger.Protocols.ThriftHTTP.MaxRequestBodySize))
+			if err != nil {
+				return nil, err
+			}
+			return s.stop, nil
+		}},
+		{"Jaeger thrift compact (UDP)", r.Jaeger.Protocols.ThriftCompact.Endpoint, func() (func(context.Context) error, error) {
+			u, err := startUDPAgent(d, r.Jaeger.Protocols.ThriftCompact, protoJaegerCompact)
+			if err != nil {
+				return nil, err
+			}
+			return func(context.Context) error { u.stop(); return nil }, nil
+		}},
+		{"Jaeger thrift binary (UDP)", r.Jaeger.Protocols.ThriftBinary.Endpoint, func() (func(context.Context) error, error) {
+			u, err := startUDPAgent(d, r.Jaeger.Protocols.ThriftBinary, protoJaegerBinary)
+			if err != nil {
+				return nil, err
+			}
+			return func(context.Context) error { u.stop(); return nil }, nil
+		}},
+		{"Zipkin", r.Zipkin.Endpoint, func() (func(context.Context) error, error) {
+			s, err := startHTTPIngest(r.Zipkin.Endpoint, d.zipkinHandler(r.Zipkin.MaxRequestBodySize))
+			if err != nil {
+				return nil, err
+			}
+			return s.stop, nil
+		}},
 	}
-	// splitByTrace moves spans out of the request instead of copying them.
-	next, err := consumer.NewTraces(d.ConsumeTraces, consumer.WithCapabilities(consumer.Capabilities{MutatesData: true}))
-	if err != nil {
-		return err
+	for _, o := range openers {
+		if o.endpoint == "" {
+			continue
+		}
+		stop, err := o.open()
+		if err != nil {
+			_ = d.stopping(nil)
+			return fmt.Errorf("%s receiver: %w", o.name, err)
+		}
+		d.stops = append(d.stops, stop)
+		d.log.Info("receiver listening", "receiver", o.name, "endpoint", o.endpoint)
 	}
-	zl, err := zap.NewProduction(zap.IncreaseLevel(zap.WarnLevel))
-	if err != nil {
-		return err
-	}
-	set := receiver.Settings{
-		ID: component.NewID(component.MustNewType("otlp")),
-		TelemetrySettings: component.TelemetrySettings{
-			Logger:         zl,
-			TracerProvider: nooptrace.NewTracerProvider(),
-			MeterProvider:  noopmetric.NewMeterProvider(),
-			Resource:       pcommon.NewResource(),
-		},
-		BuildInfo: component.BuildInfo{Command: "pace", Description: "pace distributor"},
-	}
-	r, err := factory.CreateTraces(ctx, set, cfg, next)
-	if err != nil {
-		return fmt.Errorf("otlp receiver: %w", err)
-	}
-	if err := r.Start(ctx, host{}); err != nil {
-		return fmt.Errorf("otlp receiver: %w", err)
-	}
-	d.receivers = append(d.receivers, r)
-	d.log.Info("OTLP receiver listening", "grpc", p.GRPC.Endpoint, "http", p.HTTP.Endpoint)
 	return nil
 }
 
 func (d *Distributor) stopping(_ error) error {
-	var first error
-	for _, r := range d.receivers {
-		if err := r.Shutdown(context.Background()); err != nil && first == nil {
-			first = err
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for i := len(d.stops) - 1; i >= 0; i-- {
+		errs = append(errs, d.stops[i](ctx))
 	}
-	return first
+	d.stops = nil
+	return errors.Join(errs...)
 }
 
 // host is the minimal component.Host the collector's receivers need.

@@ -2,6 +2,8 @@ package distributor
 
 import (
 	"context"
+	"flag"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -32,12 +34,22 @@ func (r *recorder) Push(_ context.Context, tenant string, e []wal.Entry) error {
 	return nil
 }
 
+// loopbackConfig enables every receiver on a free loopback port.
+func loopbackConfig() Config {
+	var cfg Config
+	fs := flag.NewFlagSet("t", flag.PanicOnError)
+	cfg.RegisterFlags(fs)
+	r := &cfg.Receivers
+	for _, e := range []*string{&r.OTLP.Protocols.GRPC.Endpoint, &r.OTLP.Protocols.HTTP.Endpoint, &r.Jaeger.Protocols.GRPC.Endpoint,
+		&r.Jaeger.Protocols.ThriftHTTP.Endpoint, &r.Jaeger.Protocols.ThriftCompact.Endpoint, &r.Jaeger.Protocols.ThriftBinary.Endpoint, &r.Zipkin.Endpoint} {
+		*e = "127.0.0.1:0"
+	}
+	return cfg
+}
+
 func newTestDistributor(t testing.TB, p Pusher) *Distributor {
 	t.Helper()
-	var cfg Config
-	cfg.Receivers.OTLP.Protocols.GRPC = OTLPGRPCConfig{Endpoint: "127.0.0.1:0", MaxRecvMsgSizeMiB: 4}
-	cfg.Receivers.OTLP.Protocols.HTTP = OTLPHTTPConfig{Endpoint: "127.0.0.1:0", MaxRequestBodySize: 1 << 20}
-	d, err := New(cfg, p, nil, prometheus.NewRegistry())
+	d, err := New(loopbackConfig(), p, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +107,7 @@ func TestBadIDsRefuseTheWholeRequestWithInvalidArgument(t *testing.T) {
 			d := newTestDistributor(t, rec)
 			td := gen.New(2).Traces(3, 4)
 			mutate(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0))
-			err := d.PushTraces(context.Background(), "t", td)
+			err := d.PushTraces(context.Background(), "t", "test", td)
 			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), name) {
 				t.Fatalf("got %v, want InvalidArgument naming %q", err, name)
 			}
@@ -129,7 +141,7 @@ func FuzzOTLPHTTPDecode(f *testing.F) {
 		rec := &recorder{}
 		d := newTestDistributor(t, rec)
 		accepted := r.Traces().SpanCount()
-		err = d.PushTraces(context.Background(), "t", r.Traces())
+		err = d.PushTraces(context.Background(), "t", "test", r.Traces())
 		if err != nil {
 			if c := status.Code(err); c != codes.InvalidArgument {
 				t.Fatalf("refusal with code %v, want InvalidArgument: %v", c, err)

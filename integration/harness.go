@@ -102,6 +102,17 @@ func FreePort(t testing.TB) int {
 	return port
 }
 
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a free UDP port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
 // ---------------------------------------------------------------------------
 // Processes
 
@@ -256,6 +267,8 @@ type Server struct {
 	OTLPGRPCAddr string
 	// OTLPHTTPAddr is host:port of the OTLP HTTP receiver.
 	OTLPHTTPAddr string
+	// Jaeger and Zipkin receivers, host:port each (the thrift agents on UDP).
+	JaegerGRPCAddr, JaegerHTTPAddr, JaegerCompactAddr, JaegerBinaryAddr, ZipkinAddr string
 
 	Dir       string
 	LocalPath string
@@ -295,6 +308,11 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 	s.OTLPGRPCAddr = fmt.Sprintf("127.0.0.1:%d", s.OTLPGRPCPort)
 	s.OTLPHTTPAddr = fmt.Sprintf("127.0.0.1:%d", s.OTLPHTTPPort)
 	s.OTLPHTTPURL = "http://" + s.OTLPHTTPAddr
+	s.JaegerGRPCAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	s.JaegerHTTPAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	s.JaegerCompactAddr = fmt.Sprintf("127.0.0.1:%d", FreeUDPPort(t))
+	s.JaegerBinaryAddr = fmt.Sprintf("127.0.0.1:%d", FreeUDPPort(t))
+	s.ZipkinAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	if opts.Backend == "s3" {
 		if opts.MinIO == nil {
 			t.Fatal("StartServer: backend s3 needs a MinIO")
@@ -316,6 +334,11 @@ func (s *Server) Args() []string {
 		"-server.http-listen-port", strconv.Itoa(s.HTTPPort),
 		"-distributor.otlp.grpc-endpoint", s.OTLPGRPCAddr,
 		"-distributor.otlp.http-endpoint", s.OTLPHTTPAddr,
+		"-distributor.jaeger.grpc-endpoint", s.JaegerGRPCAddr,
+		"-distributor.jaeger.thrift-http-endpoint", s.JaegerHTTPAddr,
+		"-distributor.jaeger.thrift-compact-endpoint", s.JaegerCompactAddr,
+		"-distributor.jaeger.thrift-binary-endpoint", s.JaegerBinaryAddr,
+		"-distributor.zipkin.endpoint", s.ZipkinAddr,
 		"-storage.trace.backend", s.opts.Backend,
 		"-storage.trace.wal.path", s.WALPath,
 	}

@@ -82,14 +82,21 @@ func printEndpoints(w io.Writer, cfg *app.Config, httpAddr string) {
 		}
 		return net.JoinHostPort(h, p)
 	}
-	p := cfg.Distributor.Receivers.OTLP.Protocols
+	r := cfg.Distributor.Receivers
 	var b strings.Builder
 	fmt.Fprintf(&b, "pace %s is ready (target %s, storage %s)\n", app.Version, cfg.Target, cfg.Storage.Trace.Backend)
-	if p.GRPC.Endpoint != "" {
-		fmt.Fprintf(&b, "  OTLP gRPC     %s\n", host(p.GRPC.Endpoint))
-	}
-	if p.HTTP.Endpoint != "" {
-		fmt.Fprintf(&b, "  OTLP HTTP     http://%s/v1/traces\n", host(p.HTTP.Endpoint))
+	for _, e := range []struct{ name, endpoint, format string }{
+		{"OTLP gRPC", r.OTLP.Protocols.GRPC.Endpoint, "%s"},
+		{"OTLP HTTP", r.OTLP.Protocols.HTTP.Endpoint, "http://%s/v1/traces"},
+		{"Jaeger gRPC", r.Jaeger.Protocols.GRPC.Endpoint, "%s"},
+		{"Jaeger HTTP", r.Jaeger.Protocols.ThriftHTTP.Endpoint, "http://%s/api/traces"},
+		{"Jaeger UDP", r.Jaeger.Protocols.ThriftCompact.Endpoint, "%s (thrift compact)"},
+		{"Jaeger UDP", r.Jaeger.Protocols.ThriftBinary.Endpoint, "%s (thrift binary)"},
+		{"Zipkin", r.Zipkin.Endpoint, "http://%s/api/v2/spans"},
+	} {
+		if e.endpoint != "" {
+			fmt.Fprintf(&b, "  %-13s "+e.format+"\n", e.name, host(e.endpoint))
+		}
 	}
 	fmt.Fprintf(&b, "  Query (Tempo) http://%s   (Grafana Tempo data source URL)\n", host(httpAddr))
 	fmt.Fprintf(&b, "  Trace by ID   http://%s/api/traces/<trace-id>\n", host(httpAddr))

@@ -1,0 +1,141 @@
+package distributor
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	jaegermodel "github.com/jaegertracing/jaeger-idl/model/v1"
+	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
+	jaegerthrift "github.com/jaegertracing/jaeger-idl/thrift-gen/jaeger"
+	jaegertranslator "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/jaeger"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/pace-tracing/pace/model"
+)
+
+// Protocol labels of pace_distributor_spans_received_total.
+const (
+	protoOTLP          = "otlp"
+	protoJaegerGRPC    = "jaeger_grpc"
+	protoJaegerHTTP    = "jaeger_thrift_http"
+	protoJaegerCompact = "jaeger_thrift_compact"
+	protoJaegerBinary  = "jaeger_thrift_binary"
+	protoZipkin        = "zipkin"
+)
+
+// errUnsupportedMediaType is the cause of a 415.
+var errUnsupportedMediaType = errors.New("unsupported Content-Type")
+
+// decodeJaegerThrift decodes a thrift-binary jaeger.Batch (the body of the
+// Jaeger collector's POST /api/traces) and translates it to OTLP with the
+// collector-contrib translator.
+func decodeJaegerThrift(body []byte) (ptrace.Traces, error) {
+	batch := &jaegerthrift.Batch{}
+	// The thrift decoder pre-allocates collections to their declared size and
+	// only checks that size against MaxMessageSize: bounding it by the body
+	// length stops a tiny body from asking for gigabytes.
+	cfg := &thrift.TConfiguration{MaxMessageSize: int32(min(len(body), math.MaxInt32))}
+	tr := thrift.NewTMemoryBufferLen(len(body))
+	d := &thrift.TDeserializer{Transport: tr, Protocol: thrift.NewTBinaryProtocolConf(tr, cfg)}
+	if err := d.Read(context.Background(), batch, body); err != nil {
+		return ptrace.Traces{}, err
+	}
+	return jaegertranslator.ThriftToTraces(batch)
+}
+
+// jaegerHTTPHandler serves the Jaeger collector's POST /api/traces.
+func (d *Distributor) jaegerHTTPHandler(limit int64) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/traces", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		ct := mediaType(r.Header.Get("Content-Type"))
+		if ct != "application/x-thrift" && ct != "application/vnd.apache.thrift.binary" {
+			http.Error(w, errUnsupportedMediaType.Error()+" "+quoteOrEmpty(ct)+": send a thrift-binary jaeger.Batch as application/x-thrift", http.StatusUnsupportedMediaType)
+			return
+		}
+		tenant, err := httpTenant(r)
+		if err != nil {
+			writeIngestError(w, err)
+			return
+		}
+		body, err := readBody(r, limit)
+		if err != nil {
+			writeIngestError(w, err)
+			return
+		}
+		td, err := decodeJaegerThrift(body)
+		if err != nil {
+			writeIngestError(w, invalid("jaeger thrift", err))
+			return
+		}
+		if err := d.PushTraces(r.Context(), tenant, protoJaegerHTTP, td); err != nil {
+			writeIngestError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	return mux
+}
+
+// jaegerGRPC is the Jaeger collector's gRPC api_v2 CollectorService.
+type jaegerGRPC struct{ d *Distributor }
+
+func (j jaegerGRPC) PostSpans(ctx context.Context, r *api_v2.PostSpansRequest) (*api_v2.PostSpansResponse, error) {
+	tenant, err := grpcTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := r.GetBatch()
+	td, err := jaegertranslator.ProtoToTraces([]*jaegermodel.Batch{&b})
+	if err != nil {
+		return nil, invalid("jaeger", err)
+	}
+	if err := j.d.PushTraces(ctx, tenant, protoJaegerGRPC, td); err != nil {
+		return nil, err
+	}
+	return &api_v2.PostSpansResponse{}, nil
+}
+
+func grpcTenant(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	v := md.Get(strings.ToLower(model.TenantHeader))
+	if len(v) == 0 || v[0] == "" {
+		return model.DefaultTenant, nil
+	}
+	if err := model.ValidateTenant(v[0]); err != nil {
+		return "", invalid(model.TenantHeader+" metadata", err)
+	}
+	return v[0], nil
+}
+
+func startJaegerGRPC(d *Distributor, cfg GRPCServer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSizeMiB << 20))
+	api_v2.RegisterCollectorServiceServer(s, jaegerGRPC{d})
+	go func() { _ = s.Serve(ln) }()
+	return s.GracefulStop, nil
+}
+
+func mediaType(ct string) string {
+	return strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+}
+
+func quoteOrEmpty(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return `"` + s + `"`
+}
