@@ -114,7 +114,15 @@ func (u *udpAgent) work() {
 }
 
 // processAgentDatagram decodes one datagram and calls the agent handler.
-func processAgentDatagram(proc *agent.AgentProcessor, protocol string, dgram []byte) error {
+// It runs third-party decoding on bytes from anyone who can send a UDP
+// packet, in a worker goroutine where a panic would end the process, so a
+// panic becomes a decode error for that datagram.
+func processAgentDatagram(proc *agent.AgentProcessor, protocol string, dgram []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoding %s datagram: %w: %v", protocol, errDecoderPanic, r)
+		}
+	}()
 	cfg := &thrift.TConfiguration{MaxMessageSize: int32(len(dgram))}
 	tr := thrift.NewTMemoryBufferLen(len(dgram))
 	_, _ = tr.Write(dgram)
@@ -124,8 +132,8 @@ func processAgentDatagram(proc *agent.AgentProcessor, protocol string, dgram []b
 	} else {
 		p = thrift.NewTBinaryProtocolConf(tr, cfg)
 	}
-	ok, err := proc.Process(context.Background(), p, p)
-	if err != nil {
+	ok, perr := proc.Process(context.Background(), p, p)
+	if err = perr; err != nil {
 		var r reasonError
 		if errors.As(err, &r) {
 			return r
@@ -148,6 +156,9 @@ func (u *udpAgent) drop(reason string, err error) {
 	}
 }
 
+// errDecoderPanic marks a datagram whose decoding panicked (and was survived).
+var errDecoderPanic = errors.New("decoder panicked")
+
 // reasonError carries a drop reason out of the thrift processor.
 type reasonError struct {
 	reason string
@@ -162,6 +173,9 @@ func (r reasonError) Unwrap() error { return r.err }
 type agentHandler struct{ u *udpAgent }
 
 func (h *agentHandler) EmitBatch(ctx context.Context, batch *jaeger.Batch) error {
+	if batch == nil { // an emitBatch call without its argument
+		return reasonError{dropDecode, errors.New("emitBatch without a batch")}
+	}
 	td, err := jaegertranslator.ThriftToTraces(batch)
 	if err != nil {
 		return reasonError{dropDecode, err}
