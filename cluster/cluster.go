@@ -201,4 +201,3 @@ func AdvertiseAddr(configured, listen string) (string, error) {
 	}
 	return net.JoinHostPort(host, port), nil
 }
-

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,26 +12,16 @@ import (
 
 	"github.com/pace-tracing/pace/bench/internal/stats"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
-	"github.com/pace-tracing/pace/model"
-
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/pace-tracing/pace/bench/gen"
 )
 
-// exportMethod is the OTLP/gRPC trace export method.
-const exportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-
 // Config is what one load run does.
 type Config struct {
+	Protocol         Protocol // OTLPGRPC if empty
 	Endpoint         string
+	MaxDatagram      int // largest UDP datagram (jaeger-udp-compact)
 	Clients          int
 	Duration         time.Duration
 	TracesPerRequest int
@@ -44,6 +32,7 @@ type Config struct {
 	Seed             uint64
 	RequestTimeout   time.Duration
 	FailBackoff      time.Duration // pause of a client after a failed request
+	Rate             float64       // spans per second over all clients; 0: as fast as answered
 
 	// onSend, if set, is called with every request's patched trace IDs
 	// (in trace order) before it is sent. Tests use it.
@@ -52,6 +41,7 @@ type Config struct {
 
 // Result is what a run measured.
 type Result struct {
+	Protocol         string    `json:"protocol"`
 	Endpoint         string    `json:"endpoint"`
 	Clients          int       `json:"clients"`
 	TracesPerRequest int       `json:"traces_per_request"`
@@ -60,6 +50,8 @@ type Result struct {
 	RequestsOK       int64     `json:"requests_ok"`
 	RequestsFailed   int64     `json:"requests_failed"`
 	Errors           []string  `json:"errors,omitempty"`
+	DatagramsSent    int64     `json:"datagrams_sent,omitempty"`
+	RateLimit        float64   `json:"rate_limit,omitempty"`
 	SpansSent        int64     `json:"spans_sent"`
 	SpansRejected    int64     `json:"spans_rejected"`
 	SpansAccepted    int64     `json:"spans_accepted"`
@@ -70,100 +62,6 @@ type Result struct {
 	LatencyMaxMs     float64   `json:"latency_max_ms"`
 	SampledTraceIDs  []string  `json:"-"`
 	Started          time.Time `json:"started"`
-}
-
-// rawCodec passes []byte through unchanged, so pre-marshalled OTLP
-// requests go on the wire without a protobuf round trip.
-type rawCodec struct{}
-
-func (rawCodec) Name() string { return "proto" }
-
-func (rawCodec) Marshal(v any) ([]byte, error) {
-	switch m := v.(type) {
-	case []byte:
-		return m, nil
-	case *[]byte:
-		return *m, nil
-	}
-	return nil, fmt.Errorf("rawCodec: cannot marshal %T", v)
-}
-
-func (rawCodec) Unmarshal(data []byte, v any) error {
-	p, ok := v.(*[]byte)
-	if !ok {
-		return fmt.Errorf("rawCodec: cannot unmarshal into %T", v)
-	}
-	*p = append((*p)[:0], data...)
-	return nil
-}
-
-// request is one pre-marshalled export request and where its trace IDs sit.
-type request struct {
-	body    []byte
-	offsets [][]int // per trace: byte offsets of every copy of its trace ID
-	spans   int
-}
-
-// buildRequest generates one request and records its trace-ID offsets.
-func buildRequest(g *gen.Generator, traces, spansPerTrace int) (request, error) {
-	for attempt := 0; attempt < 3; attempt++ {
-		td := g.Traces(traces, spansPerTrace)
-		body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-		if err != nil {
-			return request{}, err
-		}
-		// Spans per trace ID, in first-seen order.
-		var order [][16]byte
-		count := map[[16]byte]int{}
-		_ = model.ForEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) error {
-			id := [16]byte(sp.TraceID())
-			if count[id] == 0 {
-				order = append(order, id)
-			}
-			count[id]++
-			return nil
-		})
-		r := request{body: body, spans: td.SpanCount()}
-		ok := len(order) == traces
-		for _, id := range order {
-			var offs []int
-			for from := 0; ; {
-				i := bytes.Index(body[from:], id[:])
-				if i < 0 {
-					break
-				}
-				offs = append(offs, from+i)
-				from += i + len(id)
-			}
-			if len(offs) != count[id] {
-				ok = false // an ID's bytes also occur elsewhere: regenerate
-				break
-			}
-			r.offsets = append(r.offsets, offs)
-		}
-		if ok {
-			return r, nil
-		}
-	}
-	return request{}, errors.New("could not build a request with unambiguous trace-ID offsets")
-}
-
-// patch writes a fresh random trace ID over every copy of each trace's ID
-// and returns the new IDs into ids.
-func (r *request) patch(rng *rand.Rand, ids [][16]byte) [][16]byte {
-	ids = ids[:0]
-	for _, offs := range r.offsets {
-		var id [16]byte
-		for id == ([16]byte{}) {
-			binary.BigEndian.PutUint64(id[:8], rng.Uint64())
-			binary.BigEndian.PutUint64(id[8:], rng.Uint64())
-		}
-		for _, o := range offs {
-			copy(r.body[o:o+16], id[:])
-		}
-		ids = append(ids, id)
-	}
-	return ids
 }
 
 // rejectedSpans reads partial_success.rejected_spans from an
@@ -232,7 +130,7 @@ func buildPools(cfg Config) ([][]request, error) {
 		wg.Go(func() {
 			g := gen.New(cfg.Seed + uint64(c)*7919)
 			for range cfg.PoolSize {
-				r, err := buildRequest(g, cfg.TracesPerRequest, cfg.SpansPerTrace)
+				r, err := buildRequest(cfg.Protocol, g, cfg.TracesPerRequest, cfg.SpansPerTrace, cfg.MaxDatagram)
 				if err != nil {
 					errs[c] = err
 					return
@@ -281,6 +179,18 @@ const maxErrors = 5
 
 // Run sends load as configured until the duration passes or ctx ends.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Protocol == "" {
+		cfg.Protocol = OTLPGRPC
+	}
+	if !cfg.Protocol.valid() {
+		return nil, fmt.Errorf("unknown protocol %q", cfg.Protocol)
+	}
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = cfg.Protocol.DefaultEndpoint()
+	}
+	if cfg.MaxDatagram <= 0 {
+		cfg.MaxDatagram = 65000
+	}
 	if cfg.Clients < 1 || cfg.TracesPerRequest < 1 || cfg.SpansPerTrace < 1 || cfg.PoolSize < 1 {
 		return nil, errors.New("clients, traces per request, spans per trace and pool size must be positive")
 	}
@@ -292,33 +202,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
-	conns := make([]*grpc.ClientConn, cfg.Clients)
+	senders := make([]sender, cfg.Clients)
 	defer func() {
-		for _, cc := range conns {
-			if cc != nil {
-				cc.Close()
+		for _, s := range senders {
+			if s != nil {
+				s.close()
 			}
 		}
 	}()
-	for i := range conns {
-		cc, err := grpc.NewClient(cfg.Endpoint,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
-			grpc.WithInitialWindowSize(4<<20),
-			grpc.WithInitialConnWindowSize(16<<20),
-			grpc.WithReadBufferSize(256<<10),
-			grpc.WithWriteBufferSize(256<<10),
-		)
+	for i := range senders {
+		s, err := newSender(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
-		conns[i] = cc
-		waitReady(ctx, cc, 10*time.Second)
+		senders[i] = s
 	}
 
-	if cfg.Tenant != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "x-scope-orgid", cfg.Tenant)
-	}
 	smp := &sampler{k: cfg.SampleIDs, rng: rand.New(rand.NewPCG(cfg.Seed, 1))}
 	perClient := make([]clientStats, cfg.Clients)
 	start := time.Now()
@@ -330,47 +229,54 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			pool := pools[c]
 			rng := rand.New(rand.NewPCG(cfg.Seed^uint64(time.Now().UnixNano()), uint64(c)+1))
 			var ids [][16]byte
-			var resp []byte
+			pace := pacer{perSpan: time.Duration(float64(time.Second) * float64(cfg.Clients) / cfg.Rate), next: time.Now()}
 			for i := 0; ctx.Err() == nil && time.Now().Before(deadline); i++ {
 				r := &pool[i%len(pool)]
 				ids = r.patch(rng, ids)
 				if cfg.onSend != nil {
 					cfg.onSend(c, ids)
 				}
-				rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
-				t0 := time.Now()
-				err := conns[c].Invoke(rctx, exportMethod, r.body, &resp)
-				st.lat = append(st.lat, time.Since(t0))
-				cancel()
-				st.spansSent += int64(r.spans)
-				st.bytesSent += int64(len(r.body))
-				if err != nil {
-					st.failed++
-					st.failedSpans += int64(r.spans)
-					if len(st.errs) < maxErrors {
-						st.errs = append(st.errs, err.Error())
+				clean, failed := true, false // every message accepted whole; one failed
+				for m := range r.msgs {
+					msg := &r.msgs[m]
+					if cfg.Rate > 0 && !pace.wait(ctx, msg.spans, deadline) {
+						clean = false // not all of it went out
+						break
 					}
-					if cfg.FailBackoff > 0 {
-						select {
-						case <-ctx.Done():
-						case <-time.After(min(cfg.FailBackoff, time.Until(deadline))):
+					rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
+					t0 := time.Now()
+					rej, text, err := senders[c].send(rctx, msg.body)
+					st.lat = append(st.lat, time.Since(t0))
+					cancel()
+					st.spansSent += int64(msg.spans)
+					st.bytesSent += int64(len(msg.body))
+					if err != nil {
+						clean, failed = false, true
+						st.failed++
+						st.failedSpans += int64(msg.spans)
+						if len(st.errs) < maxErrors {
+							st.errs = append(st.errs, err.Error())
+						}
+						continue
+					}
+					st.ok++
+					if rej > 0 {
+						clean = false
+						st.rejected += rej
+						if len(st.errs) < maxErrors {
+							st.errs = append(st.errs, fmt.Sprintf("partial success: %d spans rejected: %s", rej, text))
 						}
 					}
-					continue
 				}
-				st.ok++
-				rej, msg, perr := rejectedSpans(resp)
-				if perr != nil && len(st.errs) < maxErrors {
-					st.errs = append(st.errs, "bad response: "+perr.Error())
-				}
-				if rej > 0 {
-					st.rejected += rej
-					if len(st.errs) < maxErrors {
-						st.errs = append(st.errs, fmt.Sprintf("partial success: %d spans rejected: %s", rej, msg))
+				if clean {
+					// Only IDs of requests accepted whole are sampled.
+					smp.offer(ids[rng.IntN(len(ids))])
+				} else if failed && cfg.FailBackoff > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(min(cfg.FailBackoff, time.Until(deadline))):
 					}
-					continue // don't sample IDs from a partly rejected request
 				}
-				smp.offer(ids[rng.IntN(len(ids))])
 			}
 		})
 	}
@@ -378,10 +284,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	elapsed := time.Since(start)
 
 	res := &Result{
+		Protocol:         string(cfg.Protocol),
 		Endpoint:         cfg.Endpoint,
 		Clients:          cfg.Clients,
 		TracesPerRequest: cfg.TracesPerRequest,
 		SpansPerTrace:    cfg.SpansPerTrace,
+		RateLimit:        cfg.Rate,
 		DurationSeconds:  elapsed.Seconds(),
 		Started:          start,
 	}
@@ -401,6 +309,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}
+	if cfg.Protocol == JaegerUDPCompact {
+		res.DatagramsSent = res.RequestsOK
+	}
 	res.SpansAccepted = res.SpansSent - res.SpansRejected - failedSpans
 	if elapsed > 0 {
 		res.SpansPerSecond = float64(res.SpansAccepted) / elapsed.Seconds()
@@ -417,13 +328,32 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-func waitReady(ctx context.Context, cc *grpc.ClientConn, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cc.Connect()
-	for s := cc.GetState(); s != connectivity.Ready; s = cc.GetState() {
-		if !cc.WaitForStateChange(ctx, s) {
-			return // the first requests will report the error
+// pacer spaces one client's messages to its share of the span rate.
+type pacer struct {
+	perSpan time.Duration
+	next    time.Time
+}
+
+// wait sleeps until the next message of spans spans is due, and reports
+// false if ctx ends or the message would be due after the deadline.
+func (p *pacer) wait(ctx context.Context, spans int, deadline time.Time) bool {
+	now := time.Now()
+	if behind := now.Sub(p.next); behind > 100*time.Millisecond {
+		p.next = now // fell behind: don't burst to catch up
+	}
+	due := p.next
+	p.next = p.next.Add(time.Duration(spans) * p.perSpan)
+	if due.After(deadline) {
+		return false
+	}
+	if d := time.Until(due); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
 		}
 	}
+	return true
 }

@@ -239,33 +239,32 @@ func TestRejectedSpansParse(t *testing.T) {
 }
 
 func TestBuildRequestOffsets(t *testing.T) {
-	r, err := buildRequest(gen.New(3), 100, 10)
+	r, err := buildRequest(OTLPGRPC, gen.New(3), 100, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.offsets) != 100 || r.spans != 1000 {
-		t.Fatalf("%d traces, %d spans", len(r.offsets), r.spans)
+	if len(r.msgs) != 1 || r.traces != 100 || r.spans != 1000 || len(r.msgs[0].locs) != 1000 {
+		t.Fatalf("%d messages, %d traces, %d spans", len(r.msgs), r.traces, r.spans)
 	}
-	for i, offs := range r.offsets {
-		if len(offs) != 10 {
-			t.Fatalf("trace %d: %d offsets", i, len(offs))
-		}
-	}
-	if per := len(r.body) / r.spans; per < 300 || per > 800 {
+	if per := r.bytes() / r.spans; per < 300 || per > 800 {
 		t.Errorf("%d bytes per span, expected about 500", per)
 	}
 }
 
 func BenchmarkPatch(b *testing.B) {
-	r, err := buildRequest(gen.New(3), 100, 10)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rng := testRand()
-	var ids [][16]byte
-	b.SetBytes(int64(len(r.body)))
-	for b.Loop() {
-		ids = r.patch(rng, ids)
+	for _, p := range Protocols {
+		b.Run(string(p), func(b *testing.B) {
+			r, err := buildRequest(p, gen.New(3), 100, 10, 65000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := testRand()
+			var ids [][16]byte
+			b.SetBytes(int64(r.bytes()))
+			for b.Loop() {
+				ids = r.patch(rng, ids)
+			}
+		})
 	}
 }
 
