@@ -57,6 +57,9 @@ type UDPServer struct {
 	MaxPacketSize int    `yaml:"max_packet_size"`
 	Workers       int    `yaml:"workers"`
 	QueueSize     int    `yaml:"queue_size"`
+	// SocketBufferSize is the kernel receive buffer asked for (capped by
+	// net.core.rmem_max): bursts wait there instead of being dropped.
+	SocketBufferSize int `yaml:"socket_buffer_size"`
 }
 
 const (
@@ -80,6 +83,7 @@ func (u *UDPServer) register(f *flag.FlagSet, name, endpoint string) {
 	f.IntVar(&u.MaxPacketSize, name+"max-packet-size", 65000, "Largest datagram; bigger ones are dropped and counted.")
 	f.IntVar(&u.Workers, name+"workers", 4, "Datagrams decoded at once.")
 	f.IntVar(&u.QueueSize, name+"queue-size", 1000, "Datagrams waiting for a worker; beyond it they are dropped and counted.")
+	f.IntVar(&u.SocketBufferSize, name+"socket-buffer-size", 8<<20, "Kernel receive buffer in bytes (capped by net.core.rmem_max).")
 }
 
 // RegisterFlags registers the distributor flags with their defaults.

@@ -53,6 +53,11 @@ func startUDPAgent(d *Distributor, cfg UDPServer, protocol string) (*udpAgent, e
 	if err != nil {
 		return nil, err
 	}
+	if cfg.SocketBufferSize > 0 {
+		if err := conn.SetReadBuffer(cfg.SocketBufferSize); err != nil {
+			d.log.Warn("could not size the UDP receive buffer", "endpoint", cfg.Endpoint, "err", err)
+		}
+	}
 	u := &udpAgent{
 		d: d, cfg: cfg, protocol: protocol, conn: conn,
 		queue:   make(chan []byte, cfg.QueueSize),
