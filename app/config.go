@@ -13,6 +13,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pace-tracing/pace/backend"
+	"github.com/pace-tracing/pace/cluster"
+	"github.com/pace-tracing/pace/compactor"
 	"github.com/pace-tracing/pace/distributor"
 	"github.com/pace-tracing/pace/ingester"
 	"github.com/pace-tracing/pace/querier"
@@ -22,17 +24,29 @@ import (
 // Tempo has the same setting; every value is also a flag, and a flag given on
 // the command line wins over the file.
 type Config struct {
-	Target      string             `yaml:"target"`
-	Server      ServerConfig       `yaml:"server"`
-	Distributor distributor.Config `yaml:"distributor"`
-	Ingester    ingester.Config    `yaml:"ingester"`
-	Storage     StorageConfig      `yaml:"storage"`
+	Target        string              `yaml:"target"`
+	Server        ServerConfig        `yaml:"server"`
+	Cluster       cluster.Config      `yaml:"cluster"`
+	Distributor   distributor.Config  `yaml:"distributor"`
+	Ingester      ingester.Config     `yaml:"ingester"`
+	QueryFrontend QueryFrontendConfig `yaml:"query_frontend"`
+	Compactor     compactor.Config    `yaml:"compactor"`
+	Storage       StorageConfig       `yaml:"storage"`
+}
+
+// QueryFrontendConfig is how the frontend splits queries.
+type QueryFrontendConfig struct {
+	// QueryShards is the number of block shards of a trace-by-ID request,
+	// each a job for one querier (plus one job for the ingesters).
+	QueryShards int `yaml:"query_shards"`
 }
 
 // ServerConfig is the HTTP API server (port 3200) and logging.
 type ServerConfig struct {
 	HTTPListenAddress       string        `yaml:"http_listen_address"`
 	HTTPListenPort          int           `yaml:"http_listen_port"`
+	GRPCListenAddress       string        `yaml:"grpc_listen_address"`
+	GRPCListenPort          int           `yaml:"grpc_listen_port"`
 	LogLevel                string        `yaml:"log_level"`
 	GracefulShutdownTimeout time.Duration `yaml:"graceful_shutdown_timeout"`
 }
@@ -59,6 +73,11 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Target, "target", All, "Comma-separated roles to run: "+strings.Join(Targets(), ", ")+".")
 	f.StringVar(&c.Server.HTTPListenAddress, "server.http-listen-address", "", "HTTP API listen address (empty: all interfaces).")
 	f.IntVar(&c.Server.HTTPListenPort, "server.http-listen-port", 3200, "HTTP API port.")
+	f.StringVar(&c.Server.GRPCListenAddress, "server.grpc-listen-address", "", "gRPC address between roles (empty: all interfaces); opened only in a cluster.")
+	f.IntVar(&c.Server.GRPCListenPort, "server.grpc-listen-port", 9095, "gRPC port between roles.")
+	c.Cluster.RegisterFlags(f)
+	f.IntVar(&c.QueryFrontend.QueryShards, "query-frontend.query-shards", 4, "Block shards of a trace-by-ID request, each a querier job.")
+	c.Compactor.RegisterFlags(f)
 	f.StringVar(&c.Server.LogLevel, "log.level", "info", "Log level: debug, info, warn, error.")
 	f.DurationVar(&c.Server.GracefulShutdownTimeout, "server.graceful-shutdown-timeout", 10*time.Second, "Longest a clean shutdown may take.")
 	c.Distributor.RegisterFlags(f)
@@ -77,7 +96,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server.http_listen_port %d is out of range", c.Server.HTTPListenPort)
 	}
 	c.Ingester.WALPath = c.Storage.Trace.WAL.Path
-	return errors.Join(c.Distributor.Validate(), c.Ingester.Validate(), c.Storage.Trace.Config.Validate())
+	if c.QueryFrontend.QueryShards < 1 {
+		return errors.New("query_frontend.query_shards must be at least 1")
+	}
+	return errors.Join(c.Distributor.Validate(), c.Ingester.Validate(), c.Compactor.Validate(), c.Storage.Trace.Config.Validate())
 }
 
 // Load builds the configuration: flag defaults, then the file named by

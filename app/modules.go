@@ -8,29 +8,44 @@ import (
 
 // Targets (roles). "all" runs every role in one process.
 const (
-	All           = "all"
-	Distributor   = "distributor"
-	Ingester      = "ingester"
-	Querier       = "querier"
-	QueryFrontend = "query-frontend"
+	All              = "all"
+	Distributor      = "distributor"
+	Ingester         = "ingester"
+	Querier          = "querier"
+	QueryFrontend    = "query-frontend"
+	Compactor        = "compactor"
+	MetricsGenerator = "metrics-generator"
 
 	// internal modules that roles depend on
-	server = "server"
-	store  = "store"
+	server     = "server"
+	grpcServer = "grpc-server"
+	clusterKV  = "cluster"
+	rings      = "rings"
+	store      = "store"
 )
 
-// Targets lists the roles a user can ask for.
-func Targets() []string { return []string{All, Distributor, Ingester, Querier, QueryFrontend} }
+// Roles lists the roles a process can run, `all` aside.
+func Roles() []string {
+	return []string{Distributor, Ingester, Querier, QueryFrontend, Compactor, MetricsGenerator}
+}
+
+// Targets lists every valid -target value.
+func Targets() []string { return append([]string{All}, Roles()...) }
 
 // deps is the module graph that grafana/dskit's modules.Manager resolves.
 var deps = map[string][]string{
-	server:        nil,
-	store:         nil,
-	Ingester:      {server, store},
-	Distributor:   {server, Ingester},
-	Querier:       {server, store, Ingester},
-	QueryFrontend: {server, Querier},
-	All:           {Distributor, Ingester, Querier, QueryFrontend},
+	server:           nil,
+	grpcServer:       nil,
+	clusterKV:        nil,
+	store:            nil,
+	rings:            {server, clusterKV},
+	Ingester:         {server, grpcServer, rings, store},
+	Distributor:      {server, rings},
+	Querier:          {server, grpcServer, rings, store},
+	QueryFrontend:    {server, rings},
+	Compactor:        {server, rings, store},
+	MetricsGenerator: {server, grpcServer, rings},
+	All:              {Distributor, Ingester, Querier, QueryFrontend, Compactor, MetricsGenerator},
 }
 
 // ParseTargets validates a comma-separated target list.
@@ -44,15 +59,17 @@ func ParseTargets(s string) ([]string, error) {
 		if !slices.Contains(Targets(), t) {
 			return nil, fmt.Errorf("unknown target %q; valid targets: %s", t, strings.Join(Targets(), ", "))
 		}
-		if t != All {
-			// Roles in separate processes need the ingester ring; until then
-			// a single process runs them all.
-			return nil, fmt.Errorf("target %q on its own needs the distributed mode, which this build does not have yet; use -target=all", t)
+		if !slices.Contains(out, t) {
+			out = append(out, t)
 		}
-		out = append(out, t)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("empty target; valid targets: %s", strings.Join(Targets(), ", "))
 	}
 	return out, nil
+}
+
+// runs reports whether the targets include role (directly or through all).
+func runs(targets []string, role string) bool {
+	return slices.Contains(targets, role) || slices.Contains(targets, All)
 }

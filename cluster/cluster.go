@@ -35,6 +35,8 @@ const (
 	GeneratorRing = "metrics-generator"
 	CompactorRing = "compactor"
 	QuerierRing   = "querier"
+	// DistributorRing lists the distributors (for the status page and, later, global limits).
+	DistributorRing = "distributor"
 )
 
 // Config of the process's place in the cluster.

@@ -37,6 +37,10 @@ type Distributor struct {
 	cfg    Config
 	pusher Pusher
 	log    *slog.Logger
+	// Generators, when set, gets every stored trace for the metrics-generators.
+	Generators interface {
+		Forward(tenant string, entries []wal.Entry)
+	}
 	// stops holds what starting opened, to be closed in reverse order.
 	stops []func(context.Context) error
 
@@ -99,6 +103,9 @@ func (d *Distributor) PushTraces(ctx context.Context, tenant, protocol string, t
 			return err
 		}
 		return status.Error(codes.Unavailable, err.Error())
+	}
+	if d.Generators != nil {
+		d.Generators.Forward(tenant, entries)
 	}
 	size := 0
 	for _, e := range entries {

@@ -19,6 +19,13 @@ type Config struct {
 	// MaxPendingBytes bounds the data held in memory waiting for a flush;
 	// beyond it pushes are refused (RESOURCE_EXHAUSTED) instead of running out of memory.
 	MaxPendingBytes uint64 `yaml:"max_pending_bytes"`
+	// CompleteBlockTimeout is how long the ingester keeps answering for a
+	// block it flushed (reading it from the object store), so queriers in
+	// other processes have time to find it by their block-list poll.
+	CompleteBlockTimeout time.Duration `yaml:"complete_block_timeout"`
+	// ReplicationFactor is how many ingesters store each trace; a write
+	// succeeds on a quorum of them.
+	ReplicationFactor int `yaml:"replication_factor"`
 	// WALPath is set from storage.trace.wal.path.
 	WALPath string `yaml:"-"`
 }
@@ -30,6 +37,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.FlushCheckPeriod, "ingester.flush-check-period", 10*time.Second, "How often to check heads for age and sync the WAL.")
 	f.IntVar(&c.ConcurrentFlushes, "ingester.concurrent-flushes", 2, "Blocks written to the object store at once.")
 	f.Uint64Var(&c.MaxPendingBytes, "ingester.max-pending-bytes", 512<<20, "Refuse pushes while this many bytes wait for a flush.")
+	f.DurationVar(&c.CompleteBlockTimeout, "ingester.complete-block-timeout", 2*time.Minute, "Keep answering for flushed blocks this long (longer than storage.trace.blocklist_poll).")
+	f.IntVar(&c.ReplicationFactor, "ingester.replication-factor", 1, "Ingesters that store each trace (3 with three or more ingesters); writes succeed on a quorum.")
 }
 
 // Validate checks the values.
@@ -43,6 +52,8 @@ func (c *Config) Validate() error {
 		return errors.New("ingester.flush_check_period must be positive")
 	case c.ConcurrentFlushes <= 0:
 		return errors.New("ingester.concurrent_flushes must be positive")
+	case c.ReplicationFactor < 1:
+		return errors.New("ingester.replication_factor must be at least 1")
 	case c.WALPath == "":
 		return errors.New("storage.trace.wal.path is empty")
 	}

@@ -45,11 +45,19 @@ type Ingester struct {
 
 	mu        sync.RWMutex
 	instances map[string]*instance
+	// recent are blocks this ingester flushed, still answered for.
+	recent []recentBlock
 
 	flushQueue  chan *headBlock
 	flushWG     sync.WaitGroup
 	flushCtx    context.Context
 	flushCancel context.CancelFunc
+}
+
+type recentBlock struct {
+	tenant string
+	r      *block.Reader
+	until  time.Time
 }
 
 // instance is one tenant's data.
@@ -112,6 +120,9 @@ func (i *Ingester) stopping(_ error) error {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
 	var errs []error
+	for _, rb := range i.recent {
+		_ = rb.r.Close()
+	}
 	for _, inst := range i.instances {
 		inst.mu.Lock()
 		if inst.head != nil {
@@ -207,6 +218,18 @@ func (i *Ingester) cutLocked(inst *instance) *headBlock {
 // sweep cuts heads that are old enough (or all of them when force is set),
 // syncs the WAL, and returns the blocks that are waiting for a flush.
 func (i *Ingester) sweep(force bool) []*headBlock {
+	i.mu.Lock()
+	now := time.Now()
+	kept := i.recent[:0]
+	for _, rb := range i.recent {
+		if now.Before(rb.until) {
+			kept = append(kept, rb)
+		} else {
+			_ = rb.r.Close()
+		}
+	}
+	i.recent = kept
+	i.mu.Unlock()
 	i.mu.RLock()
 	insts := make([]*instance, 0, len(i.instances))
 	for _, inst := range i.instances {
@@ -290,6 +313,9 @@ func (i *Ingester) flushBlock(hb *headBlock) error {
 	if i.sink != nil {
 		i.sink.AddBlock(hb.tenant, meta)
 	}
+	i.mu.Lock()
+	i.recent = append(i.recent, recentBlock{hb.tenant, block.NewReader(i.bkt, meta), time.Now().Add(i.cfg.CompleteBlockTimeout)})
+	i.mu.Unlock()
 	inst := i.instance(hb.tenant)
 	inst.mu.Lock()
 	for n, c := range inst.completing {
@@ -315,7 +341,41 @@ func (i *Ingester) flushBlock(hb *headBlock) error {
 func (i *Ingester) FindTraceByID(ctx context.Context, tenant string, id model.TraceID) (ptrace.Traces, bool, error) {
 	i.mu.RLock()
 	inst := i.instances[tenant]
+	var recent []*block.Reader
+	for _, rb := range i.recent {
+		if rb.tenant == tenant {
+			recent = append(recent, rb.r)
+		}
+	}
 	i.mu.RUnlock()
+	var found []ptrace.Traces
+	for _, r := range recent {
+		td, ok, err := r.FindTraceByID(ctx, id)
+		if err != nil {
+			return ptrace.Traces{}, false, fmt.Errorf("recently flushed block %s: %w", r.Meta().BlockID, err)
+		}
+		if ok {
+			found = append(found, td)
+		}
+	}
+	live, ok, err := i.findLive(inst, id)
+	if err != nil {
+		return ptrace.Traces{}, false, err
+	}
+	if ok {
+		found = append(found, live)
+	}
+	switch len(found) {
+	case 0:
+		return ptrace.Traces{}, false, nil
+	case 1:
+		return found[0], true, nil
+	}
+	return model.Combine(found...), true, nil
+}
+
+// findLive returns the trace's spans held in memory.
+func (i *Ingester) findLive(inst *instance, id model.TraceID) (ptrace.Traces, bool, error) {
 	if inst == nil {
 		return ptrace.Traces{}, false, nil
 	}

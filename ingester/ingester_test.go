@@ -38,7 +38,7 @@ func (s *sink) AddBlock(_ string, m *block.Meta) {
 
 func testConfig(dir string) Config {
 	return Config{MaxBlockDuration: time.Hour, MaxBlockBytes: 1 << 30, FlushCheckPeriod: time.Hour,
-		ConcurrentFlushes: 1, MaxPendingBytes: 1 << 30, WALPath: dir}
+		ConcurrentFlushes: 1, MaxPendingBytes: 1 << 30, ReplicationFactor: 1, WALPath: dir}
 }
 
 func start(t *testing.T, cfg Config, bkt objstore.Bucket, s BlockSink) *Ingester {
@@ -138,9 +138,14 @@ func TestFlushWritesBlockThenDropsMemoryAndWAL(t *testing.T) {
 	expectTraces(t, func(id model.TraceID) (ptrace.Traces, bool, error) {
 		return r.FindTraceByID(context.Background(), id)
 	}, want)
-	if _, ok, _ := ing.FindTraceByID(context.Background(), "t1", es[0].ID); ok {
+	if _, ok, _ := ing.findLive(ing.instance("t1"), es[0].ID); ok {
 		t.Fatal("flushed trace still held in memory")
 	}
+	// ...but the ingester still answers for it from the object store until
+	// queriers elsewhere have polled the new block.
+	expectTraces(t, func(id model.TraceID) (ptrace.Traces, bool, error) {
+		return ing.FindTraceByID(context.Background(), "t1", id)
+	}, want)
 	segs, _ := filepath.Glob(filepath.Join(dir, "t1", "*"+wal.Ext))
 	if len(segs) != 0 {
 		t.Fatalf("WAL segments left after flush: %v", segs)

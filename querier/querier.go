@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pace-tracing/pace/model"
+	"github.com/pace-tracing/pace/pacepb"
 )
 
 // LiveFinder finds the spans of a trace that are not in a block yet.
@@ -27,19 +28,37 @@ type Querier struct {
 	store *Store
 	// blockConcurrency bounds the blocks searched at once per request.
 	blockConcurrency int
+	// queryIngestersUntil: a request whose time range ended longer ago than
+	// this does not ask the ingesters (they only hold recent data), as Tempo's
+	// query_ingesters_until.
+	queryIngestersUntil time.Duration
 }
 
 // New makes a querier over live data and the block store (either may be nil).
 func New(live LiveFinder, store *Store) *Querier {
-	return &Querier{live: live, store: store, blockConcurrency: 8}
+	return &Querier{live: live, store: store, blockConcurrency: 8, queryIngestersUntil: 30 * time.Minute}
 }
 
 // ErrTraceNotFound is returned when no part of the trace exists.
 var ErrTraceNotFound = errors.New("trace not found")
 
+// Job is the part of a trace-by-ID request one querier runs.
+type Job struct {
+	Source        pacepb.TraceByIDRequest_Source
+	Shard, Shards int32 // for Source BLOCKS: which blocks (by block ID hash)
+}
+
 // FindTraceByID returns the whole trace: ingesters are always asked (recent
 // spans), blocks only where their time range meets [start, end].
 func (q *Querier) FindTraceByID(ctx context.Context, tenant string, id model.TraceID, start, end time.Time) (ptrace.Traces, error) {
+	return q.FindTraceByIDJob(ctx, tenant, id, start, end, Job{})
+}
+
+// FindTraceByIDJob runs one job of a trace-by-ID request.
+func (q *Querier) FindTraceByIDJob(ctx context.Context, tenant string, id model.TraceID, start, end time.Time, job Job) (ptrace.Traces, error) {
+	askLive := job.Source != pacepb.TraceByIDRequest_BLOCKS &&
+		(end.IsZero() || time.Since(end) < q.queryIngestersUntil)
+	askBlocks := job.Source != pacepb.TraceByIDRequest_INGESTERS
 	var (
 		mu    sync.Mutex
 		parts []ptrace.Traces
@@ -51,7 +70,7 @@ func (q *Querier) FindTraceByID(ctx context.Context, tenant string, id model.Tra
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(q.blockConcurrency + 1)
-	if q.live != nil {
+	if q.live != nil && askLive {
 		g.Go(func() error {
 			td, ok, err := q.live.FindTraceByID(gctx, tenant, id)
 			if err != nil {
@@ -63,8 +82,11 @@ func (q *Querier) FindTraceByID(ctx context.Context, tenant string, id model.Tra
 			return nil
 		})
 	}
-	if q.store != nil {
+	if q.store != nil && askBlocks {
 		for _, r := range q.store.readers(tenant, start, end) {
+			if !inShard(r.Meta().BlockID, job.Shard, job.Shards) {
+				continue
+			}
 			g.Go(func() error {
 				td, ok, err := r.FindTraceByID(gctx, id)
 				if err != nil {

@@ -24,7 +24,7 @@ type StoreConfig struct {
 
 // RegisterFlags registers the flags with defaults.
 func (c *StoreConfig) RegisterFlags(f *flag.FlagSet) {
-	f.DurationVar(&c.BlocklistPoll, "storage.trace.blocklist-poll", 5*time.Minute, "How often to list the object store for blocks written by other processes.")
+	f.DurationVar(&c.BlocklistPoll, "storage.trace.blocklist-poll", 30*time.Second, "How often to read the block list (the compactor's per-tenant index, or a listing) for blocks written by other processes.")
 }
 
 // Store is the block list of every tenant with a cached reader per block.
@@ -82,7 +82,7 @@ func (s *Store) poll(ctx context.Context) error {
 	}
 	found := make(map[string]map[uuid.UUID]*block.Meta, len(tenants))
 	for _, t := range tenants {
-		metas, err := block.ListBlocks(ctx, s.bkt, t)
+		metas, err := s.liveBlocks(ctx, t)
 		if err != nil {
 			s.polls.WithLabelValues("error").Inc()
 			s.log.Warn("block list poll failed", "tenant", t, "err", err)
@@ -158,3 +158,22 @@ func (s *Store) readers(tenant string, start, end time.Time) []*block.Reader {
 	}
 	return out
 }
+
+// liveBlocks is a tenant's block list: the compactor's index when it is
+// fresh (one read instead of a listing), else a listing. Blocks the
+// compactor has replaced are left out either way.
+func (s *Store) liveBlocks(ctx context.Context, tenant string) ([]*block.Meta, error) {
+	idx, err := block.ReadIndex(ctx, s.bkt, tenant)
+	if err == nil && time.Since(idx.CreatedAt) < indexFreshness {
+		// Blocks flushed since the index was written are not in it yet: their
+		// ingesters keep answering for them (ingester.complete_block_timeout)
+		// until a later index lists them.
+		return idx.Metas, nil
+	}
+	live, _, err := block.ListBlocksAndCompacted(ctx, s.bkt, tenant)
+	return live, err
+}
+
+// indexFreshness: an older index is not trusted (its compactor may be
+// gone); compactors rewrite it every compaction cycle (30 s by default).
+const indexFreshness = 90 * time.Second
