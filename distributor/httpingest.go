@@ -10,7 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -115,3 +118,56 @@ func startHTTPIngest(endpoint string, h http.Handler) (*httpIngest, error) {
 }
 
 func (s *httpIngest) stop(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// decodeFunc decodes an ingest body of the given media type. An error
+// wrapping errUnsupportedMediaType answers 415, any other 400.
+type decodeFunc func(mediaType string, body []byte) (ptrace.Traces, error)
+
+// ingestHandler is the HTTP ingest endpoint shared by Jaeger thrift and
+// Zipkin: POST only, tenant from the header, body within limit, decode,
+// store, 202.
+func (d *Distributor) ingestHandler(protocol, name string, limit int64, decode decodeFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		tenant, err := httpTenant(r)
+		if err != nil {
+			writeIngestError(w, err)
+			return
+		}
+		ct := mediaType(r.Header.Get("Content-Type"))
+		// Check the media type before reading a body we could not decode.
+		if _, err := decode(ct, nil); errors.Is(err, errUnsupportedMediaType) {
+			http.Error(w, err.Error(), http.StatusUnsupportedMediaType)
+			return
+		}
+		body, err := readBody(r, limit)
+		if err != nil {
+			writeIngestError(w, err)
+			return
+		}
+		td, err := decode(ct, body)
+		if err != nil {
+			writeIngestError(w, invalid(name, err))
+			return
+		}
+		if err := d.PushTraces(r.Context(), tenant, protocol, td); err != nil {
+			writeIngestError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+func mediaType(ct string) string {
+	return strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+}
+
+func quoteOrEmpty(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return `"` + s + `"`
+}

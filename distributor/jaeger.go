@@ -3,6 +3,7 @@ package distributor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -53,37 +54,15 @@ func decodeJaegerThrift(body []byte) (ptrace.Traces, error) {
 // jaegerHTTPHandler serves the Jaeger collector's POST /api/traces.
 func (d *Distributor) jaegerHTTPHandler(limit int64) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/traces", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "use POST", http.StatusMethodNotAllowed)
-			return
-		}
-		ct := mediaType(r.Header.Get("Content-Type"))
+	mux.HandleFunc("/api/traces", d.ingestHandler(protoJaegerHTTP, "jaeger thrift", limit, func(ct string, body []byte) (ptrace.Traces, error) {
 		if ct != "application/x-thrift" && ct != "application/vnd.apache.thrift.binary" {
-			http.Error(w, errUnsupportedMediaType.Error()+" "+quoteOrEmpty(ct)+": send a thrift-binary jaeger.Batch as application/x-thrift", http.StatusUnsupportedMediaType)
-			return
+			return ptrace.Traces{}, fmt.Errorf("%w %s: send a thrift-binary jaeger.Batch as application/x-thrift", errUnsupportedMediaType, quoteOrEmpty(ct))
 		}
-		tenant, err := httpTenant(r)
-		if err != nil {
-			writeIngestError(w, err)
-			return
+		if body == nil {
+			return ptrace.Traces{}, nil
 		}
-		body, err := readBody(r, limit)
-		if err != nil {
-			writeIngestError(w, err)
-			return
-		}
-		td, err := decodeJaegerThrift(body)
-		if err != nil {
-			writeIngestError(w, invalid("jaeger thrift", err))
-			return
-		}
-		if err := d.PushTraces(r.Context(), tenant, protoJaegerHTTP, td); err != nil {
-			writeIngestError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	})
+		return decodeJaegerThrift(body)
+	}))
 	return mux
 }
 
@@ -127,15 +106,4 @@ func startJaegerGRPC(d *Distributor, cfg GRPCServer) (stop func(), err error) {
 	api_v2.RegisterCollectorServiceServer(s, jaegerGRPC{d})
 	go func() { _ = s.Serve(ln) }()
 	return s.GracefulStop, nil
-}
-
-func mediaType(ct string) string {
-	return strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-}
-
-func quoteOrEmpty(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return `"` + s + `"`
 }

@@ -1,7 +1,6 @@
 package distributor
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -21,6 +20,15 @@ var (
 
 // decodeZipkin decodes a Zipkin body of the given API version and media type.
 func decodeZipkin(v1 bool, contentType string, body []byte) (ptrace.Traces, error) {
+	u, err := zipkinDecoder(v1, contentType)
+	if err != nil {
+		return ptrace.Traces{}, err
+	}
+	return u.UnmarshalTraces(body)
+}
+
+// zipkinDecoder picks the translator for an API version and media type.
+func zipkinDecoder(v1 bool, contentType string) (ptrace.Unmarshaler, error) {
 	var u ptrace.Unmarshaler
 	switch ct := mediaType(contentType); {
 	case ct == "" || ct == "application/json" || ct == "text/plain":
@@ -37,45 +45,22 @@ func decodeZipkin(v1 bool, contentType string, body []byte) (ptrace.Traces, erro
 		if v1 {
 			want = "application/json or application/x-thrift"
 		}
-		return ptrace.Traces{}, fmt.Errorf("%w %s: use %s", errUnsupportedMediaType, quoteOrEmpty(ct), want)
+		return nil, fmt.Errorf("%w %s: use %s", errUnsupportedMediaType, quoteOrEmpty(ct), want)
 	}
-	return u.UnmarshalTraces(body)
+	return u, nil
 }
 
 // zipkinHandler serves Zipkin's POST /api/v2/spans and /api/v1/spans.
 func (d *Distributor) zipkinHandler(limit int64) http.Handler {
 	mux := http.NewServeMux()
 	for path, v1 := range map[string]bool{"/api/v2/spans": false, "/api/v1/spans": true} {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodPost {
-				http.Error(w, "use POST", http.StatusMethodNotAllowed)
-				return
+		mux.HandleFunc(path, d.ingestHandler(protoZipkin, "zipkin", limit, func(ct string, body []byte) (ptrace.Traces, error) {
+			if body == nil { // media-type check only
+				_, err := zipkinDecoder(v1, ct)
+				return ptrace.Traces{}, err
 			}
-			tenant, err := httpTenant(r)
-			if err != nil {
-				writeIngestError(w, err)
-				return
-			}
-			body, err := readBody(r, limit)
-			if err != nil {
-				writeIngestError(w, err)
-				return
-			}
-			td, err := decodeZipkin(v1, r.Header.Get("Content-Type"), body)
-			if err != nil {
-				if errors.Is(err, errUnsupportedMediaType) {
-					http.Error(w, err.Error(), http.StatusUnsupportedMediaType)
-					return
-				}
-				writeIngestError(w, invalid("zipkin", err))
-				return
-			}
-			if err := d.PushTraces(r.Context(), tenant, protoZipkin, td); err != nil {
-				writeIngestError(w, err)
-				return
-			}
-			w.WriteHeader(http.StatusAccepted)
-		})
+			return decodeZipkin(v1, ct, body)
+		}))
 	}
 	return mux
 }
