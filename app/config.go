@@ -99,7 +99,21 @@ func (c *Config) Validate() error {
 	if c.QueryFrontend.QueryShards < 1 {
 		return errors.New("query_frontend.query_shards must be at least 1")
 	}
-	return errors.Join(c.Distributor.Validate(), c.Ingester.Validate(), c.Compactor.Validate(), c.Storage.Trace.Config.Validate())
+	// A querier must see a block before its ingester stops answering for it
+	// and before the blocks it replaced are deleted.
+	stale := c.Storage.Trace.StoreConfig.Staleness()
+	if c.Ingester.CompleteBlockTimeout <= stale {
+		return fmt.Errorf("ingester.complete_block_timeout (%s) must exceed storage.trace.blocklist_poll + blocklist_index_max_age (%s): queriers could miss a block in between", c.Ingester.CompleteBlockTimeout, stale)
+	}
+	if c.Compactor.CompactedBlockRetention <= stale {
+		return fmt.Errorf("compactor.compacted_block_retention (%s) must exceed storage.trace.blocklist_poll + blocklist_index_max_age (%s): queriers could still read a deleted block", c.Compactor.CompactedBlockRetention, stale)
+	}
+	targets, _ := ParseTargets(c.Target)
+	var errs []error
+	if runs(targets, Distributor) {
+		errs = append(errs, c.Distributor.Validate())
+	}
+	return errors.Join(append(errs, c.Ingester.Validate(), c.Compactor.Validate(), c.Storage.Trace.Config.Validate())...)
 }
 
 // Load builds the configuration: flag defaults, then the file named by

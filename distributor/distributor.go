@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/grafana/dskit/services"
@@ -125,7 +126,7 @@ func (d *Distributor) starting(ctx context.Context) error {
 		open           func() (func(context.Context) error, error)
 	}
 	openers := []opener{
-		{"OTLP", r.OTLP.Protocols.GRPC.Endpoint + r.OTLP.Protocols.HTTP.Endpoint, func() (func(context.Context) error, error) {
+		{"OTLP", strings.Trim(r.OTLP.Protocols.GRPC.Endpoint+","+r.OTLP.Protocols.HTTP.Endpoint, ","), func() (func(context.Context) error, error) {
 			return startOTLP(ctx, d, r.OTLP)
 		}},
 		{"Jaeger gRPC", r.Jaeger.Protocols.GRPC.Endpoint, func() (func(context.Context) error, error) {

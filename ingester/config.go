@@ -37,7 +37,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.FlushCheckPeriod, "ingester.flush-check-period", 10*time.Second, "How often to check heads for age and sync the WAL.")
 	f.IntVar(&c.ConcurrentFlushes, "ingester.concurrent-flushes", 2, "Blocks written to the object store at once.")
 	f.Uint64Var(&c.MaxPendingBytes, "ingester.max-pending-bytes", 512<<20, "Refuse pushes while this many bytes wait for a flush.")
-	f.DurationVar(&c.CompleteBlockTimeout, "ingester.complete-block-timeout", 2*time.Minute, "Keep answering for flushed blocks this long (longer than storage.trace.blocklist_poll).")
+	f.DurationVar(&c.CompleteBlockTimeout, "ingester.complete-block-timeout", 3*time.Minute, "Keep answering for flushed blocks this long (longer than storage.trace.blocklist_poll + blocklist_index_max_age).")
 	f.IntVar(&c.ReplicationFactor, "ingester.replication-factor", 1, "Ingesters that store each trace (3 with three or more ingesters); writes succeed on a quorum.")
 }
 

@@ -102,6 +102,22 @@ func FreePort(t testing.TB) int {
 	return port
 }
 
+// FreeTCPUDPPort returns a port on 127.0.0.1 that was free for both TCP
+// and UDP a moment ago (memberlist binds both).
+func FreeTCPUDPPort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		port := FreePort(t)
+		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return 0
+}
+
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
@@ -248,6 +264,18 @@ type ServerOptions struct {
 	Dir string
 	// NoWait skips waiting for /ready.
 	NoWait bool
+	// Target is the -target value ("all" when empty).
+	Target string
+	// Cluster, when set, makes the process a cluster member (StartCluster
+	// fills it in).
+	Cluster *ClusterMembership
+}
+
+// ClusterMembership is how a process joins a cluster.
+type ClusterMembership struct {
+	InstanceID        string
+	Join              []string // memberlist addresses (host:port) of every member
+	ReplicationFactor int
 }
 
 // Server is a running (or stopped) `pace server -target all`.
@@ -270,6 +298,10 @@ type Server struct {
 	// Jaeger and Zipkin receivers, host:port each (the thrift agents on UDP).
 	JaegerGRPCAddr, JaegerHTTPAddr, JaegerCompactAddr, JaegerBinaryAddr, ZipkinAddr string
 
+	// GRPCPort and MemberlistPort are used in a cluster only.
+	GRPCPort       int
+	MemberlistPort int
+
 	Dir       string
 	LocalPath string
 	WALPath   string
@@ -281,6 +313,15 @@ type Server struct {
 // StartServer starts pace with the given options and waits until /ready
 // answers 200.
 func StartServer(t testing.TB, opts ServerOptions) *Server {
+	t.Helper()
+	s := newServer(t, opts)
+	printLogOnFailure(t, "pace", s.LogPath)
+	s.start()
+	return s
+}
+
+// newServer picks the ports and directories of a server without starting it.
+func newServer(t testing.TB, opts ServerOptions) *Server {
 	t.Helper()
 	bin := paceBinaryPath()
 	if bin == "" {
@@ -304,6 +345,10 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 		WALPath:      filepath.Join(dir, "wal"),
 		LogPath:      filepath.Join(dir, "pace.log"),
 	}
+	if opts.Cluster != nil {
+		s.GRPCPort = FreePort(t)
+		s.MemberlistPort = FreeTCPUDPPort(t)
+	}
 	s.HTTPURL = fmt.Sprintf("http://127.0.0.1:%d", s.HTTPPort)
 	s.OTLPGRPCAddr = fmt.Sprintf("127.0.0.1:%d", s.OTLPGRPCPort)
 	s.OTLPHTTPAddr = fmt.Sprintf("127.0.0.1:%d", s.OTLPHTTPPort)
@@ -322,26 +367,84 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 			s.Bucket = opts.MinIO.CreateBucket(t, "")
 		}
 	}
-	printLogOnFailure(t, "pace", s.LogPath)
-	s.start()
 	return s
+}
+
+// Name is "pace", or the instance ID in a cluster.
+func (s *Server) Name() string {
+	if s.opts.Cluster != nil {
+		return s.opts.Cluster.InstanceID
+	}
+	return "pace"
+}
+
+// Target is the process's -target value.
+func (s *Server) Target() string {
+	if s.opts.Target == "" {
+		return "all"
+	}
+	return s.opts.Target
+}
+
+// Runs reports whether the process runs role (directly or through all).
+func (s *Server) Runs(role string) bool {
+	for _, r := range strings.Split(s.Target(), ",") {
+		if r = strings.TrimSpace(r); r == role || r == "all" {
+			return true
+		}
+	}
+	return false
+}
+
+// MemberlistAddr is host:port of the process's gossip port (cluster only).
+func (s *Server) MemberlistAddr() string {
+	return fmt.Sprintf("127.0.0.1:%d", s.MemberlistPort)
 }
 
 // Args are the command-line arguments the server is started with.
 func (s *Server) Args() []string {
-	args := []string{"server", "-target", "all",
+	args := []string{"server", "-target", s.Target(),
 		"-server.http-listen-address", "127.0.0.1",
 		"-server.http-listen-port", strconv.Itoa(s.HTTPPort),
-		"-distributor.otlp.grpc-endpoint", s.OTLPGRPCAddr,
-		"-distributor.otlp.http-endpoint", s.OTLPHTTPAddr,
-		"-distributor.jaeger.grpc-endpoint", s.JaegerGRPCAddr,
-		"-distributor.jaeger.thrift-http-endpoint", s.JaegerHTTPAddr,
-		"-distributor.jaeger.thrift-compact-endpoint", s.JaegerCompactAddr,
-		"-distributor.jaeger.thrift-binary-endpoint", s.JaegerBinaryAddr,
-		"-distributor.zipkin.endpoint", s.ZipkinAddr,
+	}
+	switch c := s.opts.Cluster; {
+	case c == nil:
+		args = append(args,
+			"-distributor.otlp.grpc-endpoint", s.OTLPGRPCAddr,
+			"-distributor.otlp.http-endpoint", s.OTLPHTTPAddr,
+			"-distributor.jaeger.grpc-endpoint", s.JaegerGRPCAddr,
+			"-distributor.jaeger.thrift-http-endpoint", s.JaegerHTTPAddr,
+			"-distributor.jaeger.thrift-compact-endpoint", s.JaegerCompactAddr,
+			"-distributor.jaeger.thrift-binary-endpoint", s.JaegerBinaryAddr,
+			"-distributor.zipkin.endpoint", s.ZipkinAddr,
+		)
+	default:
+		// In a cluster only OTLP is configured (receivers open only in
+		// processes running the distributor). Every process gets the OTLP
+		// endpoints: with all receivers empty, a non-distributor process
+		// fails validation ("distributor: every receiver is disabled").
+		otlpGRPC, otlpHTTP := s.OTLPGRPCAddr, s.OTLPHTTPAddr
+		args = append(args,
+			"-server.grpc-listen-address", "127.0.0.1",
+			"-server.grpc-listen-port", strconv.Itoa(s.GRPCPort),
+			"-memberlist.bind-addr", "127.0.0.1",
+			"-memberlist.bind-port", strconv.Itoa(s.MemberlistPort),
+			"-memberlist.join", strings.Join(c.Join, ","),
+			"-cluster.instance-id", c.InstanceID,
+			"-ingester.replication-factor", strconv.Itoa(c.ReplicationFactor),
+			"-distributor.otlp.grpc-endpoint="+otlpGRPC,
+			"-distributor.otlp.http-endpoint="+otlpHTTP,
+			"-distributor.jaeger.grpc-endpoint=",
+			"-distributor.jaeger.thrift-http-endpoint=",
+			"-distributor.jaeger.thrift-compact-endpoint=",
+			"-distributor.jaeger.thrift-binary-endpoint=",
+			"-distributor.zipkin.endpoint=",
+		)
+	}
+	args = append(args,
 		"-storage.trace.backend", s.opts.Backend,
 		"-storage.trace.wal.path", s.WALPath,
-	}
+	)
 	switch s.opts.Backend {
 	case "local":
 		args = append(args, "-storage.trace.local.path", s.LocalPath)
@@ -365,7 +468,7 @@ func (s *Server) Args() []string {
 func (s *Server) start() {
 	s.t.Helper()
 	s.starts++
-	s.proc = startProcess(s.t, fmt.Sprintf("pace#%d", s.starts), s.LogPath, paceBinaryPath(), s.Args(), s.opts.Env)
+	s.proc = startProcess(s.t, fmt.Sprintf("%s#%d", s.Name(), s.starts), s.LogPath, paceBinaryPath(), s.Args(), s.opts.Env)
 	if !s.opts.NoWait {
 		s.WaitReady()
 	}
@@ -383,7 +486,7 @@ func (s *Server) WaitReady() {
 	var last string
 	for time.Now().Before(deadline) {
 		if s.proc.Exited() {
-			s.t.Fatalf("pace exited before it was ready: %v", s.proc.waitErr)
+			s.t.Fatalf("%s exited before it was ready: %v; last lines of its log:\n%s", s.Name(), s.proc.waitErr, LogTail(s.LogPath, 8))
 		}
 		resp, err := client.Get(s.HTTPURL + "/ready")
 		if err == nil {
@@ -398,13 +501,13 @@ func (s *Server) WaitReady() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("pace not ready after %v: last /ready answer: %s", ReadyTimeout, last)
+	s.t.Fatalf("%s not ready after %v: last /ready answer: %s", s.Name(), ReadyTimeout, last)
 }
 
 // Kill9 kills the server with SIGKILL and waits for it to be gone.
 func (s *Server) Kill9() {
 	s.t.Helper()
-	s.t.Logf("kill -9 pace (pid %d)", s.PID())
+	s.t.Logf("kill -9 %s (pid %d)", s.Name(), s.PID())
 	s.proc.kill()
 }
 
@@ -413,7 +516,7 @@ func (s *Server) Kill9() {
 // whether it exited in time; a process that did not exit is killed.
 func (s *Server) Stop(timeout time.Duration) (time.Duration, error, bool) {
 	s.t.Helper()
-	s.t.Logf("SIGTERM pace (pid %d)", s.PID())
+	s.t.Logf("SIGTERM %s (pid %d)", s.Name(), s.PID())
 	d, err, ok := s.proc.signal(syscall.SIGTERM, timeout)
 	if !ok {
 		s.proc.kill()

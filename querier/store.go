@@ -20,10 +20,18 @@ import (
 type StoreConfig struct {
 	// BlocklistPoll is how often the object store is listed for new and deleted blocks.
 	BlocklistPoll time.Duration `yaml:"blocklist_poll"`
+	// IndexMaxAge: a compactor's per-tenant index older than this is not
+	// trusted and the blocks are listed instead.
+	IndexMaxAge time.Duration `yaml:"blocklist_index_max_age"`
 }
+
+// Staleness is the longest a querier can go without seeing a block that
+// exists: an index up to IndexMaxAge old, read up to one poll ago.
+func (c StoreConfig) Staleness() time.Duration { return c.BlocklistPoll + c.IndexMaxAge }
 
 // RegisterFlags registers the flags with defaults.
 func (c *StoreConfig) RegisterFlags(f *flag.FlagSet) {
+	f.DurationVar(&c.IndexMaxAge, "storage.trace.blocklist-index-max-age", 90*time.Second, "Use a compactor's block index only while it is younger than this.")
 	f.DurationVar(&c.BlocklistPoll, "storage.trace.blocklist-poll", 30*time.Second, "How often to read the block list (the compactor's per-tenant index, or a listing) for blocks written by other processes.")
 }
 
@@ -164,7 +172,7 @@ func (s *Store) readers(tenant string, start, end time.Time) []*block.Reader {
 // compactor has replaced are left out either way.
 func (s *Store) liveBlocks(ctx context.Context, tenant string) ([]*block.Meta, error) {
 	idx, err := block.ReadIndex(ctx, s.bkt, tenant)
-	if err == nil && time.Since(idx.CreatedAt) < indexFreshness {
+	if err == nil && time.Since(idx.CreatedAt) < s.cfg.IndexMaxAge {
 		// Blocks flushed since the index was written are not in it yet: their
 		// ingesters keep answering for them (ingester.complete_block_timeout)
 		// until a later index lists them.
@@ -173,7 +181,3 @@ func (s *Store) liveBlocks(ctx context.Context, tenant string) ([]*block.Meta, e
 	live, _, err := block.ListBlocksAndCompacted(ctx, s.bkt, tenant)
 	return live, err
 }
-
-// indexFreshness: an older index is not trusted (its compactor may be
-// gone); compactors rewrite it every compaction cycle (30 s by default).
-const indexFreshness = 90 * time.Second
