@@ -399,6 +399,7 @@ func (a *App) initCompactor() (services.Service, error) {
 		return nil, err
 	}
 	c := compactor.New(a.cfg.Compactor, a.bucket, ringOwner{a.rings[cluster.CompactorRing], a.selfAddr()}, a.log.With("role", Compactor), a.reg)
+	c.OnCompacted = a.store.ReplaceBlocks
 	return sequence(lc, a.awaitInRing(cluster.CompactorRing), c)
 }
 

@@ -249,9 +249,15 @@ code=$(<"$D/flush.code")
 flush_secs=$(awk -v a="$t_flush" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 [[ $code == 2* ]] || fail "POST /flush answered $code: $(head -c 300 "$D/flush.out")"
 echo "flush: HTTP $code in ${flush_secs}s"
-disk_bytes=$(du -sb "$D/blocks" | cut -f1)
+# Live blocks only: inputs a compaction replaced (they carry compacted.json)
+# stay readable for compacted_block_retention and are then deleted.
+disk_bytes=0
+for dir in "$D"/blocks/*/*/; do
+  [ -f "$dir/meta.json" ] && [ ! -f "$dir/compacted.json" ] || continue
+  disk_bytes=$((disk_bytes + $(du -sb "$dir" | cut -f1)))
+done
 bytes_per_span=$(awk -v b="$disk_bytes" -v n="$spans_accepted" 'BEGIN { printf "%.1f", (n > 0 ? b / n : 0) }')
-echo "blocks on disk: $disk_bytes bytes, $bytes_per_span bytes/span"
+echo "live blocks on disk: $disk_bytes bytes, $bytes_per_span bytes/span"
 
 echo "== trace by ID: $READS sequential reads"
 rb_rc=0

@@ -125,3 +125,22 @@ func TestPollFindsBlocksOfOtherProcessesAndForgetsDeletedOnes(t *testing.T) {
 		t.Fatalf("deleted block still searched: %v", err)
 	}
 }
+
+func TestCompactionSwapsInputsForOutputWithoutAGap(t *testing.T) {
+	bkt := objstore.NewInMemBucket()
+	now := time.Now()
+	in1 := writeBlock(t, bkt, spans(now, 1))
+	in2 := writeBlock(t, bkt, spans(now, 2))
+	out := writeBlock(t, bkt, spans(now, 1, 2))
+	s := newStore(bkt)
+	s.AddBlock("t", in1)
+	s.AddBlock("t", in2)
+	s.ReplaceBlocks("t", out, []*block.Meta{in1, in2})
+	if n := len(s.readers("t", time.Time{}, time.Time{})); n != 1 {
+		t.Fatalf("%d blocks searched after the swap, want 1 (the output)", n)
+	}
+	td, err := New(nil, s).FindTraceByID(context.Background(), "t", tid, time.Time{}, time.Time{})
+	if err != nil || td.SpanCount() != 2 {
+		t.Fatalf("got %d spans (err %v), want both from the output", td.SpanCount(), err)
+	}
+}

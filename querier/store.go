@@ -80,6 +80,22 @@ func (s *Store) AddBlock(tenant string, m *block.Meta) {
 	}
 }
 
+// ReplaceBlocks swaps compacted inputs for their output (the output holds
+// all their data, so no query misses anything in between).
+func (s *Store) ReplaceBlocks(tenant string, out *block.Meta, inputs []*block.Meta) {
+	s.AddBlock(tenant, out)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bl := s.tenants[tenant]
+	for _, in := range inputs {
+		if r, ok := bl[in.BlockID]; ok {
+			_ = r.Close()
+			delete(bl, in.BlockID)
+			s.blocks.Dec()
+		}
+	}
+}
+
 // poll lists every tenant's blocks: new ones are added, vanished ones dropped.
 func (s *Store) poll(ctx context.Context) error {
 	tenants, err := block.ListTenants(ctx, s.bkt)
