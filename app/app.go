@@ -58,6 +58,7 @@ type App struct {
 	ingester    *ingester.Ingester
 	distributor *distributor.Distributor
 	querier     *querier.Querier
+	generator   *generator.Generator
 
 	manager *services.Manager
 }
@@ -66,7 +67,9 @@ type App struct {
 func New(cfg *Config, log *slog.Logger) *App {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &App{cfg: cfg, log: log, reg: reg, mux: http.NewServeMux(), pool: cluster.NewPool(), rings: map[string]*ring.Ring{}}
+	// The generator exists up front: distributors in this process may
+	// forward to it before its module has started.
+	return &App{cfg: cfg, log: log, reg: reg, mux: http.NewServeMux(), pool: cluster.NewPool(), rings: map[string]*ring.Ring{}, generator: generator.New(reg)}
 }
 
 // Gossip reports whether this process joins a cluster: it does unless it
@@ -335,6 +338,10 @@ func (a *App) initDistributor() (services.Service, error) {
 		return nil, err
 	}
 	fwd := distributor.NewGeneratorForwarder(a.rings[cluster.GeneratorRing], a.pool, a.log, a.reg)
+	fwd.Self = a.selfAddr()
+	if runs(a.targets, MetricsGenerator) {
+		fwd.Local = a.generator
+	}
 	d.Generators = fwd
 	a.distributor = d
 	lc, err := a.cluster.Lifecycler(cluster.DistributorRing, 1, nil)
@@ -418,7 +425,7 @@ func (o ringOwner) Owns(key string) (bool, error) {
 }
 
 func (a *App) initGenerator() (services.Service, error) {
-	pacepb.RegisterMetricsGeneratorServer(a.grpcServer, generator.New(a.reg))
+	pacepb.RegisterMetricsGeneratorServer(a.grpcServer, a.generator)
 	lc, err := a.cluster.Lifecycler(cluster.GeneratorRing, 128, nil)
 	if err != nil {
 		return nil, err

@@ -84,8 +84,11 @@ func (p *RingPusher) Push(ctx context.Context, tenant string, entries []wal.Entr
 // trace, in the background: a slow or absent generator never slows or fails
 // ingestion, and what cannot be forwarded is counted.
 type GeneratorForwarder struct {
-	ring  *ring.Ring
-	pool  *cluster.Pool
+	ring *ring.Ring
+	pool *cluster.Pool
+	// Self and Local: pushes to this process's own generator skip gRPC.
+	Self  string
+	Local pacepb.MetricsGeneratorServer
 	queue chan forward
 	log   *slog.Logger
 
@@ -149,11 +152,16 @@ func (g *GeneratorForwarder) send(f forward) error {
 		for j, k := range idx {
 			sub[j] = &pacepb.TraceEntry{TraceId: f.entries[k].ID[:], Data: f.entries[k].Data}
 		}
+		req := &pacepb.PushRequest{Tenant: f.tenant, Entries: sub}
+		if inst.Addr == g.Self && g.Local != nil {
+			_, err := g.Local.PushSpans(ctx, req)
+			return err
+		}
 		conn, err := g.pool.Conn(inst.Addr)
 		if err != nil {
 			return err
 		}
-		_, err = pacepb.NewMetricsGeneratorClient(conn).PushSpans(ctx, &pacepb.PushRequest{Tenant: f.tenant, Entries: sub})
+		_, err = pacepb.NewMetricsGeneratorClient(conn).PushSpans(ctx, req)
 		if err != nil {
 			return fmt.Errorf("generator %s: %w", inst.Addr, err)
 		}

@@ -53,6 +53,12 @@ func TestOTLPGRPCAndHTTPTracesReadBackByID(t *testing.T) {
 			all = append(all, want)
 		}
 
+		// The lone process's metrics-generator gets every accepted span.
+		accepted := s.Metric(t, "pace_distributor_spans_received_total", nil)
+		if got := s.WaitMetric(t, "pace_metrics_generator_spans_received_total", nil, accepted, 10*time.Second); got != accepted || accepted == 0 {
+			t.Errorf("metrics-generator received %v spans, distributor accepted %v", got, accepted)
+		}
+
 		s.Flush(t)
 		if objs := s.StoredObjects(t); len(objs) == 0 {
 			t.Errorf("after POST /flush: the %s object store is empty", s.opts.Backend)
