@@ -106,7 +106,7 @@ func New(ctx context.Context, c Config, log *slog.Logger) (objstore.Bucket, erro
 	}
 	switch c.Backend {
 	case Memory:
-		return objstore.NewInMemBucket(), nil
+		return NewInMemory(), nil
 	case Local:
 		if err := os.MkdirAll(c.Local.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("local object store: %w", err)

@@ -83,7 +83,6 @@ func New(cfg Config, bkt objstore.Bucket, owner Owner, log *slog.Logger, reg pro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	bkt = writableBucket(bkt)
 	c := &Compactor{
 		cfg: cfg, bkt: bkt, owner: owner, log: log,
 		metrics: newMetrics(reg),

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-tracing/pace/backend"
+
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -47,7 +49,7 @@ func buckets(t *testing.T) map[string]objstore.Bucket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]objstore.Bucket{"filesystem": fs, "memory": objstore.NewInMemBucket()}
+	return map[string]objstore.Bucket{"filesystem": fs, "memory": backend.NewInMemory()}
 }
 
 // genTraces makes n traces whose spans all start within seconds of base.
@@ -557,7 +559,7 @@ type failingBucket struct {
 }
 
 func (b *failingBucket) Upload(ctx context.Context, name string, r io.Reader, opts ...objstore.ObjectUploadOption) error {
-	body, err := io.ReadAll(r) // as writableBucket does for the in-memory bucket
+	body, err := io.ReadAll(r) // as the in-memory backend does
 	if err != nil {
 		return err
 	}
@@ -608,7 +610,7 @@ func TestFailedWriteLeavesInputsAlone(t *testing.T) {
 }
 
 func TestWindowsAndLevelsAreNotMixed(t *testing.T) {
-	bkt := objstore.NewInMemBucket()
+	bkt := backend.NewInMemory()
 	ctx := context.Background()
 	cfg := testConfig(t)
 	cfg.MaxInputBlocks = 3
@@ -652,7 +654,7 @@ func TestWindowsAndLevelsAreNotMixed(t *testing.T) {
 }
 
 func TestMaxBlockBytes(t *testing.T) {
-	bkt := objstore.NewInMemBucket()
+	bkt := backend.NewInMemory()
 	var metas []*block.Meta
 	for i := range 4 {
 		metas = append(metas, writeBlock(t, bkt, genTraces(uint64(i), 10, 2, windowBase(1).Add(time.Duration(i)*time.Minute))))
@@ -670,7 +672,7 @@ func TestMaxBlockBytes(t *testing.T) {
 }
 
 func TestServiceRunsCycles(t *testing.T) {
-	bkt := objstore.NewInMemBucket()
+	bkt := backend.NewInMemory()
 	writeBlock(t, bkt, genTraces(1, 5, 2, windowBase(1)))
 	writeBlock(t, bkt, genTraces(2, 5, 2, windowBase(1)))
 	cfg := testConfig(t)
@@ -715,7 +717,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func BenchmarkCompact(b *testing.B) {
-	bkt := objstore.NewInMemBucket()
+	bkt := backend.NewInMemory()
 	base := windowBase(1)
 	replicated := genTraces(1, 3000, 10, base)
 	var inputs []*block.Meta
@@ -729,7 +731,7 @@ func BenchmarkCompact(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		it := newMergeIterator(ctx, bkt, inputs)
-		out, err := block.WriteBlock(ctx, writableBucket(bkt), tenant, it, block.WriteOptions{CompactionLevel: 1})
+		out, err := block.WriteBlock(ctx, bkt, tenant, it, block.WriteOptions{CompactionLevel: 1})
 		it.Close()
 		if err != nil {
 			b.Fatal(err)
