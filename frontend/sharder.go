@@ -79,13 +79,10 @@ func (s *Sharder) FindTraceByID(ctx context.Context, tenant string, id model.Tra
 	if err := g.Wait(); err != nil {
 		return ptrace.Traces{}, err
 	}
-	switch len(parts) {
-	case 0:
-		return ptrace.Traces{}, querier.ErrTraceNotFound
-	case 1:
-		return parts[0], nil
+	if td, ok := model.Merge(parts); ok {
+		return td, nil
 	}
-	return model.Combine(parts...), nil
+	return ptrace.Traces{}, querier.ErrTraceNotFound
 }
 
 func (s *Sharder) run(ctx context.Context, addr, tenant string, id model.TraceID, start, end time.Time, job querier.Job) (ptrace.Traces, bool, error) {

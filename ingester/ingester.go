@@ -365,13 +365,8 @@ func (i *Ingester) FindTraceByID(ctx context.Context, tenant string, id model.Tr
 	if ok {
 		found = append(found, live)
 	}
-	switch len(found) {
-	case 0:
-		return ptrace.Traces{}, false, nil
-	case 1:
-		return found[0], true, nil
-	}
-	return model.Combine(found...), true, nil
+	td, ok := model.Merge(found)
+	return td, ok, nil
 }
 
 // findLive returns the trace's spans held in memory.

@@ -58,6 +58,20 @@ func Combine(parts ...ptrace.Traces) ptrace.Traces {
 	return out
 }
 
+// Merge joins the parts of one trace found in several places (memory,
+// replicas, blocks, querier jobs): found is false when there are none, a
+// single part is returned as it is, several are combined without duplicate
+// spans.
+func Merge(parts []ptrace.Traces) (td ptrace.Traces, found bool) {
+	switch len(parts) {
+	case 0:
+		return ptrace.Traces{}, false
+	case 1:
+		return parts[0], true
+	}
+	return Combine(parts...), true
+}
+
 // SpanCount is the number of spans in td.
 func SpanCount(td ptrace.Traces) int { return td.SpanCount() }
 

@@ -98,3 +98,16 @@ func TestDedupeRemovesRepeatedSpansInPlace(t *testing.T) {
 		t.Fatal("Dedupe changed a trace without duplicates")
 	}
 }
+
+func TestMergeReportsNothingKeepsOneAndCombinesMany(t *testing.T) {
+	if _, ok := Merge(nil); ok {
+		t.Fatal("no parts reported as found")
+	}
+	one := twoSpanTrace(1, 2)
+	if td, ok := Merge([]ptrace.Traces{one}); !ok || td.SpanCount() != 2 {
+		t.Fatalf("one part: found=%v, %d spans", ok, td.SpanCount())
+	}
+	if td, ok := Merge([]ptrace.Traces{one, twoSpanTrace(2, 3)}); !ok || td.SpanCount() != 3 {
+		t.Fatalf("two parts: found=%v, %d spans, want 3", ok, td.SpanCount())
+	}
+}

@@ -102,11 +102,8 @@ func (q *Querier) FindTraceByIDJob(ctx context.Context, tenant string, id model.
 	if err := g.Wait(); err != nil {
 		return ptrace.Traces{}, err
 	}
-	switch len(parts) {
-	case 0:
-		return ptrace.Traces{}, ErrTraceNotFound
-	case 1:
-		return parts[0], nil
+	if td, ok := model.Merge(parts); ok {
+		return td, nil
 	}
-	return model.Combine(parts...), nil
+	return ptrace.Traces{}, ErrTraceNotFound
 }

@@ -64,13 +64,8 @@ func (f *RingLiveFinder) FindTraceByID(ctx context.Context, tenant string, id mo
 	if answer == 0 && len(errs) > 0 {
 		return ptrace.Traces{}, false, errors.Join(errs...)
 	}
-	switch len(parts) {
-	case 0:
-		return ptrace.Traces{}, false, nil
-	case 1:
-		return parts[0], true, nil
-	}
-	return model.Combine(parts...), true, nil
+	td, ok := model.Merge(parts)
+	return td, ok, nil
 }
 
 func (f *RingLiveFinder) ask(ctx context.Context, addr, tenant string, id model.TraceID) (ptrace.Traces, bool, error) {
