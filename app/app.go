@@ -257,7 +257,7 @@ func (a *App) initRings() (services.Service, error) {
 		a.mux.Handle(path, r)
 		svcs = append(svcs, r)
 	}
-	return group(svcs...)
+	return sequence(svcs...)
 }
 
 func (a *App) initStore() (services.Service, error) {

@@ -43,9 +43,6 @@ func sequence(svcs ...services.Service) (services.Service, error) {
 	), nil
 }
 
-// group is a sequence whose order does not matter.
-func group(svcs ...services.Service) (services.Service, error) { return sequence(svcs...) }
-
 func stopAll(started []services.Service) error {
 	var first error
 	for i := len(started) - 1; i >= 0; i-- {

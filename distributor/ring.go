@@ -36,10 +36,7 @@ type RingPusher struct {
 
 // Push implements Pusher.
 func (p *RingPusher) Push(ctx context.Context, tenant string, entries []wal.Entry) error {
-	keys := make([]uint32, len(entries))
-	for i, e := range entries {
-		keys[i] = cluster.Token(tenant, e.ID)
-	}
+	keys := traceTokens(tenant, entries)
 	// Replicas still writing after the quorum must not be cancelled with the request.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushTimeout)
 	err := ring.DoBatchWithOptions(bctx, ring.WriteNoExtend, p.Ring, keys, func(inst ring.InstanceDesc, idx []int) error {
@@ -78,6 +75,15 @@ func (p *RingPusher) Push(ctx context.Context, tenant string, entries []wal.Entr
 		msg = "no ingester is in the ring"
 	}
 	return status.Errorf(codes.Unavailable, "not enough healthy ingesters to store the spans with replication factor %d: %s", rf, msg)
+}
+
+// traceTokens are the ring tokens of entries, in order.
+func traceTokens(tenant string, entries []wal.Entry) []uint32 {
+	keys := make([]uint32, len(entries))
+	for i, e := range entries {
+		keys[i] = cluster.Token(tenant, e.ID)
+	}
+	return keys
 }
 
 // GeneratorForwarder hands spans to the metrics-generators that own their
@@ -142,10 +148,7 @@ func (g *GeneratorForwarder) send(f forward) error {
 	if g.ring.InstancesCount() == 0 {
 		return errors.New("no metrics-generator in the ring")
 	}
-	keys := make([]uint32, len(f.entries))
-	for i, e := range f.entries {
-		keys[i] = cluster.Token(f.tenant, e.ID)
-	}
+	keys := traceTokens(f.tenant, f.entries)
 	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
 	return ring.DoBatchWithOptions(ctx, ring.WriteNoExtend, g.ring, keys, func(inst ring.InstanceDesc, idx []int) error {
 		sub := make([]*pacepb.TraceEntry, len(idx))

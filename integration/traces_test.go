@@ -113,6 +113,25 @@ func newSDKExporter(t *testing.T, s *Server, kind, tenant string) (sdktrace.Span
 // exporter of the given kind, shuts the provider down (which flushes), and
 // returns what the server acknowledged, per trace. It fails the test on any
 // export error.
+// emitSDKTraces makes a tracer provider exporting to exp (batched, or
+// synchronously), emits nTraces traces through it and returns it for the
+// caller to flush and shut down.
+func emitSDKTraces(exp sdktrace.SpanExporter, res *resource.Resource, batch bool, nTraces int) *sdktrace.TracerProvider {
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sdktrace.AlwaysSample())}
+	if batch {
+		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Hour), sdktrace.WithMaxExportBatchSize(7)))
+	} else {
+		opts = append(opts, sdktrace.WithSyncer(exp))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	tracer := tp.Tracer("pace/integration", trace.WithInstrumentationVersion("1.2.3"))
+	var prev trace.SpanContext
+	for i := 0; i < nTraces; i++ {
+		prev = emitSDKTrace(tracer, i, prev)
+	}
+	return tp
+}
+
 func sendWithSDK(t *testing.T, s *Server, kind, tenant string, nTraces int) []ExpectedTrace {
 	t.Helper()
 	exp, batch := newSDKExporter(t, s, kind, tenant)
@@ -122,18 +141,7 @@ func sendWithSDK(t *testing.T, s *Server, kind, tenant string, nTraces int) []Ex
 		attribute.String("deployment.environment", "integration"),
 		attribute.Int64("host.cpus", 2),
 	)
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sdktrace.AlwaysSample())}
-	if batch {
-		opts = append(opts, sdktrace.WithBatcher(rec, sdktrace.WithBatchTimeout(time.Hour), sdktrace.WithMaxExportBatchSize(7)))
-	} else {
-		opts = append(opts, sdktrace.WithSyncer(rec))
-	}
-	tp := sdktrace.NewTracerProvider(opts...)
-	tracer := tp.Tracer("pace/integration", trace.WithInstrumentationVersion("1.2.3"))
-	var prev trace.SpanContext
-	for i := 0; i < nTraces; i++ {
-		prev = emitSDKTrace(tracer, i, prev)
-	}
+	tp := emitSDKTraces(rec, res, batch, nTraces)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := tp.ForceFlush(ctx); err != nil {

@@ -11,8 +11,6 @@ import (
 	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/zipkin"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -57,21 +55,8 @@ func sendWithZipkinExporter(t *testing.T, s *Server, tenant string, batch bool, 
 	}
 	rec := &recordingExporter{SpanExporter: exp}
 	svc := fmt.Sprintf("otel-zipkin-batch=%v", batch)
-	tpOpts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", svc), attribute.String("deployment.environment", "integration"))),
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-	}
-	if batch {
-		tpOpts = append(tpOpts, sdktrace.WithBatcher(rec, sdktrace.WithBatchTimeout(time.Hour), sdktrace.WithMaxExportBatchSize(7)))
-	} else {
-		tpOpts = append(tpOpts, sdktrace.WithSyncer(rec))
-	}
-	tp := sdktrace.NewTracerProvider(tpOpts...)
-	tracer := tp.Tracer("pace/integration", trace.WithInstrumentationVersion("1.2.3"))
-	var prev trace.SpanContext
-	for i := 0; i < nTraces; i++ {
-		prev = emitSDKTrace(tracer, i, prev)
-	}
+	res := resource.NewSchemaless(attribute.String("service.name", svc), attribute.String("deployment.environment", "integration"))
+	tp := emitSDKTraces(rec, res, batch, nTraces)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := tp.Shutdown(ctx); err != nil {
