@@ -71,14 +71,14 @@ func New(cfg Config, pusher Pusher, log *slog.Logger, reg prometheus.Registerer)
 // ConsumeTraces is the receivers' consumer: it returns only after the spans
 // are durably stored, so an acknowledgement means the data is safe.
 func (d *Distributor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	tenant := model.DefaultTenant
-	if v := client.FromContext(ctx).Metadata.Get(model.TenantHeader); len(v) > 0 && v[0] != "" {
-		tenant = v[0]
+	var value string
+	if v := client.FromContext(ctx).Metadata.Get(model.TenantHeader); len(v) > 0 {
+		value = v[0]
 	}
-	n := td.SpanCount()
-	if err := model.ValidateTenant(tenant); err != nil {
-		d.spansRefused.WithLabelValues("invalid", "bad_tenant").Add(float64(n))
-		return status.Errorf(codes.InvalidArgument, "%s header: %v", model.TenantHeader, err)
+	tenant, err := model.Tenant(value)
+	if err != nil {
+		d.spansRefused.WithLabelValues("invalid", "bad_tenant").Add(float64(td.SpanCount()))
+		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	return d.PushTraces(ctx, tenant, protoOTLP, td)
 }

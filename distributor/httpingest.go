@@ -63,12 +63,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 
 // httpTenant is the tenant of an HTTP ingest request.
 func httpTenant(r *http.Request) (string, error) {
-	t := r.Header.Get(model.TenantHeader)
-	if t == "" {
-		return model.DefaultTenant, nil
-	}
-	if err := model.ValidateTenant(t); err != nil {
-		return "", status.Errorf(codes.InvalidArgument, "%s header: %v", model.TenantHeader, err)
+	t, err := model.Tenant(r.Header.Get(model.TenantHeader))
+	if err != nil {
+		return "", status.Error(codes.InvalidArgument, err.Error())
 	}
 	return t, nil
 }

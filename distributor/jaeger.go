@@ -16,7 +16,9 @@ import (
 	jaegertranslator "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/jaeger"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/pace-tracing/pace/model"
 )
@@ -87,14 +89,15 @@ func (j jaegerGRPC) PostSpans(ctx context.Context, r *api_v2.PostSpansRequest) (
 
 func grpcTenant(ctx context.Context) (string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	v := md.Get(strings.ToLower(model.TenantHeader))
-	if len(v) == 0 || v[0] == "" {
-		return model.DefaultTenant, nil
+	var value string
+	if v := md.Get(strings.ToLower(model.TenantHeader)); len(v) > 0 {
+		value = v[0]
 	}
-	if err := model.ValidateTenant(v[0]); err != nil {
-		return "", invalid(model.TenantHeader+" metadata", err)
+	tenant, err := model.Tenant(value)
+	if err != nil {
+		return "", status.Error(codes.InvalidArgument, err.Error())
 	}
-	return v[0], nil
+	return tenant, nil
 }
 
 func startJaegerGRPC(d *Distributor, cfg GRPCServer) (stop func(), err error) {

@@ -47,11 +47,7 @@ func (f *Frontend) RegisterRoutes(mux *http.ServeMux) {
 
 // Tenant returns the request's tenant (X-Scope-OrgID, default single-tenant).
 func Tenant(r *http.Request) (string, error) {
-	t := r.Header.Get(model.TenantHeader)
-	if t == "" {
-		return model.DefaultTenant, nil
-	}
-	return t, model.ValidateTenant(t)
+	return model.Tenant(r.Header.Get(model.TenantHeader))
 }
 
 func (f *Frontend) traceByID(w http.ResponseWriter, r *http.Request, v2 bool) {

@@ -111,3 +111,15 @@ func TestMergeReportsNothingKeepsOneAndCombinesMany(t *testing.T) {
 		t.Fatalf("two parts: found=%v, %d spans, want 3", ok, td.SpanCount())
 	}
 }
+
+func TestTenantDefaultsAndNamesTheHeaderWhenInvalid(t *testing.T) {
+	if got, err := Tenant(""); got != DefaultTenant || err != nil {
+		t.Fatalf("empty: %q, %v", got, err)
+	}
+	if got, err := Tenant("team-a"); got != "team-a" || err != nil {
+		t.Fatalf("team-a: %q, %v", got, err)
+	}
+	if _, err := Tenant("a/b"); err == nil || !strings.Contains(err.Error(), TenantHeader) {
+		t.Fatalf("a/b: %v, want an error naming %s", err, TenantHeader)
+	}
+}

@@ -30,3 +30,15 @@ func ValidateTenant(t string) error {
 	}
 	return nil
 }
+
+// Tenant is the tenant named by an X-Scope-OrgID value (header or gRPC
+// metadata): DefaultTenant when it is empty, else the value if it is valid.
+func Tenant(value string) (string, error) {
+	if value == "" {
+		return DefaultTenant, nil
+	}
+	if err := ValidateTenant(value); err != nil {
+		return "", fmt.Errorf("%s: %w", TenantHeader, err)
+	}
+	return value, nil
+}
