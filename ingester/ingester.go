@@ -114,8 +114,7 @@ func (i *Ingester) running(ctx context.Context) error {
 // stopping closes the WAL segments; whatever is not yet in the object store
 // is replayed and flushed by the next start.
 func (i *Ingester) stopping(_ error) error {
-	i.flushCancel()
-	close(i.flushQueue)
+	i.flushCancel() // ends the flush loops and any queueing; the WAL keeps the data
 	i.flushWG.Wait()
 	i.mu.RLock()
 	defer i.mu.RUnlock()
@@ -208,11 +207,17 @@ func (i *Ingester) cutLocked(inst *instance) *headBlock {
 	inst.head = nil
 	inst.completing = append(inst.completing, hb)
 	i.metrics.blocksCut.Inc()
-	go func() {
-		defer func() { _ = recover() }() // queue closed during shutdown: the WAL keeps the data
-		i.flushQueue <- hb
-	}()
+	go i.queueFlush(hb)
 	return hb
+}
+
+// queueFlush hands a cut block to the flush loops; at shutdown it gives up,
+// and the WAL keeps the block's data for the next start.
+func (i *Ingester) queueFlush(hb *headBlock) {
+	select {
+	case i.flushQueue <- hb:
+	case <-i.flushCtx.Done():
+	}
 }
 
 // sweep cuts heads that are old enough (or all of them when force is set),
@@ -274,7 +279,13 @@ func (i *Ingester) Flush(ctx context.Context) error {
 
 func (i *Ingester) flushLoop() {
 	defer i.flushWG.Done()
-	for hb := range i.flushQueue {
+	for {
+		var hb *headBlock
+		select {
+		case hb = <-i.flushQueue:
+		case <-i.flushCtx.Done():
+			return
+		}
 		backoff := time.Second
 		for {
 			if i.flushCtx.Err() != nil {
@@ -458,6 +469,6 @@ func (i *Ingester) replaySegment(tenant string, id uuid.UUID, path string) error
 	inst.completing = append(inst.completing, hb)
 	inst.mu.Unlock()
 	i.log.Info("replayed WAL segment", "tenant", tenant, "block", id, "traces", len(hb.traces), "entries", entries)
-	i.flushQueue <- hb
+	go i.queueFlush(hb)
 	return nil
 }
