@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -88,46 +89,61 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatalf("close port probe: %v", err)
-	}
-	return port
-}
+// Ports for test servers come from below the kernel's ephemeral range
+// (32768+ here): a port picked there and released can be taken a moment
+// later as the source port of any outgoing connection (gossip, gRPC, S3),
+// and the server meant to bind it then fails to start.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
 
-// FreeTCPUDPPort returns a port on 127.0.0.1 that was free for both TCP
-// and UDP a moment ago (memberlist binds both).
-func FreeTCPUDPPort(t testing.TB) int {
+var (
+	portMu sync.Mutex
+	handed = map[int]bool{} // never hand the same port out twice in one run
+)
+
+// pickPort returns a port on 127.0.0.1, free a moment ago for TCP and/or UDP.
+func pickPort(t testing.TB, tcp, udp bool) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		port := FreePort(t)
-		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return port
+	portMu.Lock()
+	defer portMu.Unlock()
+	for i := 0; i < 1000; i++ {
+		port := portLow + rand.IntN(portHigh-portLow)
+		if handed[port] {
+			continue
 		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if tcp {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				continue
+			}
+			l.Close()
+		}
+		if udp {
+			c, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				continue
+			}
+			c.Close()
+		}
+		handed[port] = true
+		return port
 	}
-	t.Fatal("no port free for both TCP and UDP")
+	t.Fatalf("no free port in %d-%d", portLow, portHigh)
 	return 0
 }
 
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int { return pickPort(t, true, false) }
+
+// FreeTCPUDPPort returns a port on 127.0.0.1 that was free for both TCP
+// and UDP a moment ago (memberlist binds both).
+func FreeTCPUDPPort(t testing.TB) int { return pickPort(t, true, true) }
+
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func FreeUDPPort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a free UDP port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
+func FreeUDPPort(t testing.TB) int { return pickPort(t, false, true) }
 
 // ---------------------------------------------------------------------------
 // Processes
