@@ -87,8 +87,10 @@ func ingesterRing(t *testing.T, rf int, down ...bool) (*ring.Ring, []*fakeIngest
 
 func pushThrough(t *testing.T, r *ring.Ring) error {
 	t.Helper()
+	// The pool outlives the call, as in the server: the third replica's push
+	// may still be running when the quorum of two has answered.
 	pool := cluster.NewPool()
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	entries, _, err := splitByTrace(gen.New(7).Traces(50, 3))
 	if err != nil {
 		t.Fatal(err)
