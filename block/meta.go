@@ -42,8 +42,9 @@ type Meta struct {
 	EndTime         time.Time `json:"endTime"`
 	TotalObjects    int64     `json:"totalObjects"` // traces
 	TotalSpans      int64     `json:"totalSpans"`
-	Size            int64     `json:"size"`      // bytes of data.parquet
-	BloomSize       int64     `json:"bloomSize"` // bytes of bloom
+	Size            int64     `json:"size"`               // bytes of data.parquet
+	BloomSize       int64     `json:"bloomSize"`          // bytes of bloom
+	TagsSize        int64     `json:"tagsSize,omitempty"` // bytes of tags.json; 0 for blocks without one
 	RowGroups       int       `json:"rowGroups"`
 	MinID           string    `json:"minID"` // hex
 	MaxID           string    `json:"maxID"` // hex
@@ -218,7 +219,7 @@ func ListBlocks(ctx context.Context, bkt objstore.Bucket, tenant string) ([]*Met
 // error, so it also cleans up half-written blocks.
 func DeleteBlock(ctx context.Context, bkt objstore.Bucket, tenant string, id uuid.UUID) error {
 	dir := BlockDir(tenant, id)
-	for _, name := range []string{MetaFile, BloomFile, DataFile} {
+	for _, name := range []string{MetaFile, BloomFile, TagsFile, DataFile} {
 		if err := bkt.Delete(ctx, dir+name); err != nil && !bkt.IsObjNotFoundErr(err) {
 			return fmt.Errorf("delete %s: %w", dir+name, err)
 		}

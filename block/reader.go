@@ -24,6 +24,7 @@ import (
 type Reader struct {
 	bkt  objstore.Bucket
 	meta *Meta
+	tagsState
 
 	bloomMu  sync.Mutex
 	bloom    *bloom.BloomFilter
@@ -60,6 +61,9 @@ func (r *Reader) Close() error {
 	r.fileMu.Lock()
 	r.file, r.rgs = nil, nil
 	r.fileMu.Unlock()
+	r.tagsMu.Lock()
+	r.tags = nil
+	r.tagsMu.Unlock()
 	return nil
 }
 

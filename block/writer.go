@@ -174,6 +174,7 @@ func writeBlock(ctx context.Context, bkt objstore.Bucket, meta *Meta, it TraceIt
 	cw := &countingWriter{w: pw}
 	w := parquet.NewGenericWriter[pqTrace](cw, writerOptions(opts)...)
 	conv := newConverter()
+	tags := newTagBuilder()
 	batch := make([]pqTrace, 0, writeBatch)
 	var (
 		ids      []model.TraceID
@@ -211,6 +212,7 @@ func writeBlock(ctx context.Context, bkt objstore.Bucket, meta *Meta, it TraceIt
 		ids = append(ids, id)
 		batch = append(batch, conv.toRow(id, td))
 		row := &batch[len(batch)-1]
+		tags.addRow(row)
 		meta.TotalSpans += int64(row.SpanCount)
 		rgSpansN += int(row.SpanCount)
 		if row.SpanCount > 0 {
@@ -263,6 +265,15 @@ func writeBlock(ctx context.Context, bkt objstore.Bucket, meta *Meta, it TraceIt
 	meta.BloomSize = int64(bb.Len())
 	if err := bkt.Upload(ctx, dir+BloomFile, &bb); err != nil {
 		return nil, fmt.Errorf("upload %s: %w", BloomFile, err)
+	}
+
+	tb, err := encodeTags(tags.summary())
+	if err != nil {
+		return nil, err
+	}
+	meta.TagsSize = int64(tb.Len())
+	if err := bkt.Upload(ctx, dir+TagsFile, tb); err != nil {
+		return nil, fmt.Errorf("upload %s: %w", TagsFile, err)
 	}
 
 	meta.TotalObjects = int64(len(ids))
