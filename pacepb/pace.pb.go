@@ -75,6 +75,58 @@ func (TraceByIDRequest_Source) EnumDescriptor() ([]byte, []int) {
 	return file_pace_proto_rawDescGZIP(), []int{3, 0}
 }
 
+type SearchRequest_Kind int32
+
+const (
+	SearchRequest_SEARCH     SearchRequest_Kind = 0
+	SearchRequest_TAGS       SearchRequest_Kind = 1
+	SearchRequest_TAG_VALUES SearchRequest_Kind = 2
+	SearchRequest_METRICS    SearchRequest_Kind = 3
+)
+
+// Enum value maps for SearchRequest_Kind.
+var (
+	SearchRequest_Kind_name = map[int32]string{
+		0: "SEARCH",
+		1: "TAGS",
+		2: "TAG_VALUES",
+		3: "METRICS",
+	}
+	SearchRequest_Kind_value = map[string]int32{
+		"SEARCH":     0,
+		"TAGS":       1,
+		"TAG_VALUES": 2,
+		"METRICS":    3,
+	}
+)
+
+func (x SearchRequest_Kind) Enum() *SearchRequest_Kind {
+	p := new(SearchRequest_Kind)
+	*p = x
+	return p
+}
+
+func (x SearchRequest_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchRequest_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_pace_proto_enumTypes[1].Descriptor()
+}
+
+func (SearchRequest_Kind) Type() protoreflect.EnumType {
+	return &file_pace_proto_enumTypes[1]
+}
+
+func (x SearchRequest_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchRequest_Kind.Descriptor instead.
+func (SearchRequest_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{5, 0}
+}
+
 // TraceEntry is one trace's spans from one request.
 type TraceEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -368,6 +420,826 @@ func (x *TraceByIDResponse) GetBlocksSearched() int32 {
 	return 0
 }
 
+// SearchRequest is a search, tag names, tag values or TraceQL metrics
+// query, or one job of it.
+type SearchRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Kind            SearchRequest_Kind     `protobuf:"varint,1,opt,name=kind,proto3,enum=pace.v1.SearchRequest_Kind" json:"kind,omitempty"`
+	Tenant          string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Query           string                 `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`                                 // TraceQL; empty matches everything
+	Start           uint64                 `protobuf:"varint,4,opt,name=start,proto3" json:"start,omitempty"`                                // Unix ns; 0: unbounded
+	End             uint64                 `protobuf:"varint,5,opt,name=end,proto3" json:"end,omitempty"`                                    // Unix ns; 0: unbounded
+	MinDuration     uint64                 `protobuf:"varint,6,opt,name=min_duration,json=minDuration,proto3" json:"min_duration,omitempty"` // trace duration, ns; 0: none
+	MaxDuration     uint64                 `protobuf:"varint,7,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"` // trace duration, ns; 0: none
+	Limit           uint32                 `protobuf:"varint,8,opt,name=limit,proto3" json:"limit,omitempty"`                                // SEARCH: traces
+	SpansPerSpanSet uint32                 `protobuf:"varint,9,opt,name=spans_per_span_set,json=spansPerSpanSet,proto3" json:"spans_per_span_set,omitempty"`
+	Scope           string                 `protobuf:"bytes,10,opt,name=scope,proto3" json:"scope,omitempty"` // TAGS: span, resource, event, link, instrumentation, intrinsic; empty: all
+	Tag             string                 `protobuf:"bytes,11,opt,name=tag,proto3" json:"tag,omitempty"`     // TAG_VALUES: scoped ("span.http.method", "name") or, for v1, unscoped
+	V2              bool                   `protobuf:"varint,12,opt,name=v2,proto3" json:"v2,omitempty"`      // TAG_VALUES: typed values of a scoped tag
+	Step            uint64                 `protobuf:"varint,13,opt,name=step,proto3" json:"step,omitempty"`  // METRICS, ns
+	// What a querier job covers, set by the query-frontend.
+	Source        TraceByIDRequest_Source `protobuf:"varint,14,opt,name=source,proto3,enum=pace.v1.TraceByIDRequest_Source" json:"source,omitempty"`
+	BlockShard    int32                   `protobuf:"varint,15,opt,name=block_shard,json=blockShard,proto3" json:"block_shard,omitempty"`
+	BlockShards   int32                   `protobuf:"varint,16,opt,name=block_shards,json=blockShards,proto3" json:"block_shards,omitempty"`
+	MaxValues     uint32                  `protobuf:"varint,17,opt,name=max_values,json=maxValues,proto3" json:"max_values,omitempty"` // TAGS/TAG_VALUES: stop after this many distinct
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchRequest) Reset() {
+	*x = SearchRequest{}
+	mi := &file_pace_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchRequest) ProtoMessage() {}
+
+func (x *SearchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
+func (*SearchRequest) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SearchRequest) GetKind() SearchRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SearchRequest_SEARCH
+}
+
+func (x *SearchRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetStart() uint64 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetEnd() uint64 {
+	if x != nil {
+		return x.End
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetMinDuration() uint64 {
+	if x != nil {
+		return x.MinDuration
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetMaxDuration() uint64 {
+	if x != nil {
+		return x.MaxDuration
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetSpansPerSpanSet() uint32 {
+	if x != nil {
+		return x.SpansPerSpanSet
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetV2() bool {
+	if x != nil {
+		return x.V2
+	}
+	return false
+}
+
+func (x *SearchRequest) GetStep() uint64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetSource() TraceByIDRequest_Source {
+	if x != nil {
+		return x.Source
+	}
+	return TraceByIDRequest_ALL
+}
+
+func (x *SearchRequest) GetBlockShard() int32 {
+	if x != nil {
+		return x.BlockShard
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetBlockShards() int32 {
+	if x != nil {
+		return x.BlockShards
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetMaxValues() uint32 {
+	if x != nil {
+		return x.MaxValues
+	}
+	return 0
+}
+
+type SearchResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Traces         []*TraceSearchMetadata `protobuf:"bytes,1,rep,name=traces,proto3" json:"traces,omitempty"`                                       // SEARCH
+	Scopes         []*ScopeTags           `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`                                       // TAGS
+	TagValues      []*TagValue            `protobuf:"bytes,3,rep,name=tag_values,json=tagValues,proto3" json:"tag_values,omitempty"`                // TAG_VALUES
+	MetricsPartial []byte                 `protobuf:"bytes,4,opt,name=metrics_partial,json=metricsPartial,proto3" json:"metrics_partial,omitempty"` // METRICS: the accumulator's state
+	Metrics        *SearchMetrics         `protobuf:"bytes,5,opt,name=metrics,proto3" json:"metrics,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SearchResponse) Reset() {
+	*x = SearchResponse{}
+	mi := &file_pace_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchResponse) ProtoMessage() {}
+
+func (x *SearchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
+func (*SearchResponse) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SearchResponse) GetTraces() []*TraceSearchMetadata {
+	if x != nil {
+		return x.Traces
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetScopes() []*ScopeTags {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetTagValues() []*TagValue {
+	if x != nil {
+		return x.TagValues
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetMetricsPartial() []byte {
+	if x != nil {
+		return x.MetricsPartial
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetMetrics() *SearchMetrics {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+type TraceSearchMetadata struct {
+	state             protoimpl.MessageState   `protogen:"open.v1"`
+	TraceId           []byte                   `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	RootServiceName   string                   `protobuf:"bytes,2,opt,name=root_service_name,json=rootServiceName,proto3" json:"root_service_name,omitempty"`
+	RootTraceName     string                   `protobuf:"bytes,3,opt,name=root_trace_name,json=rootTraceName,proto3" json:"root_trace_name,omitempty"`
+	StartTimeUnixNano uint64                   `protobuf:"varint,4,opt,name=start_time_unix_nano,json=startTimeUnixNano,proto3" json:"start_time_unix_nano,omitempty"`
+	DurationNano      uint64                   `protobuf:"varint,5,opt,name=duration_nano,json=durationNano,proto3" json:"duration_nano,omitempty"`
+	SpanSets          []*SpanSet               `protobuf:"bytes,6,rep,name=span_sets,json=spanSets,proto3" json:"span_sets,omitempty"`
+	ServiceStats      map[string]*ServiceStats `protobuf:"bytes,7,rep,name=service_stats,json=serviceStats,proto3" json:"service_stats,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *TraceSearchMetadata) Reset() {
+	*x = TraceSearchMetadata{}
+	mi := &file_pace_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceSearchMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceSearchMetadata) ProtoMessage() {}
+
+func (x *TraceSearchMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceSearchMetadata.ProtoReflect.Descriptor instead.
+func (*TraceSearchMetadata) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TraceSearchMetadata) GetTraceId() []byte {
+	if x != nil {
+		return x.TraceId
+	}
+	return nil
+}
+
+func (x *TraceSearchMetadata) GetRootServiceName() string {
+	if x != nil {
+		return x.RootServiceName
+	}
+	return ""
+}
+
+func (x *TraceSearchMetadata) GetRootTraceName() string {
+	if x != nil {
+		return x.RootTraceName
+	}
+	return ""
+}
+
+func (x *TraceSearchMetadata) GetStartTimeUnixNano() uint64 {
+	if x != nil {
+		return x.StartTimeUnixNano
+	}
+	return 0
+}
+
+func (x *TraceSearchMetadata) GetDurationNano() uint64 {
+	if x != nil {
+		return x.DurationNano
+	}
+	return 0
+}
+
+func (x *TraceSearchMetadata) GetSpanSets() []*SpanSet {
+	if x != nil {
+		return x.SpanSets
+	}
+	return nil
+}
+
+func (x *TraceSearchMetadata) GetServiceStats() map[string]*ServiceStats {
+	if x != nil {
+		return x.ServiceStats
+	}
+	return nil
+}
+
+type ServiceStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SpanCount     uint32                 `protobuf:"varint,1,opt,name=span_count,json=spanCount,proto3" json:"span_count,omitempty"`
+	ErrorCount    uint32                 `protobuf:"varint,2,opt,name=error_count,json=errorCount,proto3" json:"error_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceStats) Reset() {
+	*x = ServiceStats{}
+	mi := &file_pace_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceStats) ProtoMessage() {}
+
+func (x *ServiceStats) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceStats.ProtoReflect.Descriptor instead.
+func (*ServiceStats) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ServiceStats) GetSpanCount() uint32 {
+	if x != nil {
+		return x.SpanCount
+	}
+	return 0
+}
+
+func (x *ServiceStats) GetErrorCount() uint32 {
+	if x != nil {
+		return x.ErrorCount
+	}
+	return 0
+}
+
+type SpanSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spans         []*SearchSpan          `protobuf:"bytes,1,rep,name=spans,proto3" json:"spans,omitempty"`
+	Matched       uint32                 `protobuf:"varint,2,opt,name=matched,proto3" json:"matched,omitempty"`
+	Attributes    []*Attr                `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanSet) Reset() {
+	*x = SpanSet{}
+	mi := &file_pace_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanSet) ProtoMessage() {}
+
+func (x *SpanSet) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanSet.ProtoReflect.Descriptor instead.
+func (*SpanSet) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SpanSet) GetSpans() []*SearchSpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *SpanSet) GetMatched() uint32 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *SpanSet) GetAttributes() []*Attr {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+type SearchSpan struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	SpanId            []byte                 `protobuf:"bytes,1,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
+	Name              string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	StartTimeUnixNano uint64                 `protobuf:"varint,3,opt,name=start_time_unix_nano,json=startTimeUnixNano,proto3" json:"start_time_unix_nano,omitempty"`
+	DurationNanos     uint64                 `protobuf:"varint,4,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
+	Attributes        []*Attr                `protobuf:"bytes,5,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SearchSpan) Reset() {
+	*x = SearchSpan{}
+	mi := &file_pace_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchSpan) ProtoMessage() {}
+
+func (x *SearchSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchSpan.ProtoReflect.Descriptor instead.
+func (*SearchSpan) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SearchSpan) GetSpanId() []byte {
+	if x != nil {
+		return x.SpanId
+	}
+	return nil
+}
+
+func (x *SearchSpan) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SearchSpan) GetStartTimeUnixNano() uint64 {
+	if x != nil {
+		return x.StartTimeUnixNano
+	}
+	return 0
+}
+
+func (x *SearchSpan) GetDurationNanos() uint64 {
+	if x != nil {
+		return x.DurationNanos
+	}
+	return 0
+}
+
+func (x *SearchSpan) GetAttributes() []*Attr {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+// Attr is a TraceQL attribute; type is a traceql.Type.
+type Attr struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Type          uint32                 `protobuf:"varint,2,opt,name=type,proto3" json:"type,omitempty"`
+	S             string                 `protobuf:"bytes,3,opt,name=s,proto3" json:"s,omitempty"`
+	I             int64                  `protobuf:"varint,4,opt,name=i,proto3" json:"i,omitempty"`
+	F             float64                `protobuf:"fixed64,5,opt,name=f,proto3" json:"f,omitempty"`
+	B             bool                   `protobuf:"varint,6,opt,name=b,proto3" json:"b,omitempty"`
+	Arr           []*Attr                `protobuf:"bytes,7,rep,name=arr,proto3" json:"arr,omitempty"` // elements of an array (keys empty)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attr) Reset() {
+	*x = Attr{}
+	mi := &file_pace_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attr) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attr) ProtoMessage() {}
+
+func (x *Attr) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attr.ProtoReflect.Descriptor instead.
+func (*Attr) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Attr) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Attr) GetType() uint32 {
+	if x != nil {
+		return x.Type
+	}
+	return 0
+}
+
+func (x *Attr) GetS() string {
+	if x != nil {
+		return x.S
+	}
+	return ""
+}
+
+func (x *Attr) GetI() int64 {
+	if x != nil {
+		return x.I
+	}
+	return 0
+}
+
+func (x *Attr) GetF() float64 {
+	if x != nil {
+		return x.F
+	}
+	return 0
+}
+
+func (x *Attr) GetB() bool {
+	if x != nil {
+		return x.B
+	}
+	return false
+}
+
+func (x *Attr) GetArr() []*Attr {
+	if x != nil {
+		return x.Arr
+	}
+	return nil
+}
+
+type ScopeTags struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Tags          []string               `protobuf:"bytes,2,rep,name=tags,proto3" json:"tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScopeTags) Reset() {
+	*x = ScopeTags{}
+	mi := &file_pace_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScopeTags) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScopeTags) ProtoMessage() {}
+
+func (x *ScopeTags) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScopeTags.ProtoReflect.Descriptor instead.
+func (*ScopeTags) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ScopeTags) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ScopeTags) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+type TagValue struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"` // Tempo's names: string, int, float, bool, duration, keyword
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TagValue) Reset() {
+	*x = TagValue{}
+	mi := &file_pace_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TagValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TagValue) ProtoMessage() {}
+
+func (x *TagValue) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TagValue.ProtoReflect.Descriptor instead.
+func (*TagValue) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TagValue) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TagValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type SearchMetrics struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	InspectedTraces uint64                 `protobuf:"varint,1,opt,name=inspected_traces,json=inspectedTraces,proto3" json:"inspected_traces,omitempty"`
+	InspectedBytes  uint64                 `protobuf:"varint,2,opt,name=inspected_bytes,json=inspectedBytes,proto3" json:"inspected_bytes,omitempty"`
+	InspectedSpans  uint64                 `protobuf:"varint,3,opt,name=inspected_spans,json=inspectedSpans,proto3" json:"inspected_spans,omitempty"`
+	TotalBlocks     uint32                 `protobuf:"varint,4,opt,name=total_blocks,json=totalBlocks,proto3" json:"total_blocks,omitempty"`
+	TotalBlockBytes uint64                 `protobuf:"varint,5,opt,name=total_block_bytes,json=totalBlockBytes,proto3" json:"total_block_bytes,omitempty"`
+	CompletedJobs   uint32                 `protobuf:"varint,6,opt,name=completed_jobs,json=completedJobs,proto3" json:"completed_jobs,omitempty"`
+	TotalJobs       uint32                 `protobuf:"varint,7,opt,name=total_jobs,json=totalJobs,proto3" json:"total_jobs,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SearchMetrics) Reset() {
+	*x = SearchMetrics{}
+	mi := &file_pace_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchMetrics) ProtoMessage() {}
+
+func (x *SearchMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_pace_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchMetrics.ProtoReflect.Descriptor instead.
+func (*SearchMetrics) Descriptor() ([]byte, []int) {
+	return file_pace_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SearchMetrics) GetInspectedTraces() uint64 {
+	if x != nil {
+		return x.InspectedTraces
+	}
+	return 0
+}
+
+func (x *SearchMetrics) GetInspectedBytes() uint64 {
+	if x != nil {
+		return x.InspectedBytes
+	}
+	return 0
+}
+
+func (x *SearchMetrics) GetInspectedSpans() uint64 {
+	if x != nil {
+		return x.InspectedSpans
+	}
+	return 0
+}
+
+func (x *SearchMetrics) GetTotalBlocks() uint32 {
+	if x != nil {
+		return x.TotalBlocks
+	}
+	return 0
+}
+
+func (x *SearchMetrics) GetTotalBlockBytes() uint64 {
+	if x != nil {
+		return x.TotalBlockBytes
+	}
+	return 0
+}
+
+func (x *SearchMetrics) GetCompletedJobs() uint32 {
+	if x != nil {
+		return x.CompletedJobs
+	}
+	return 0
+}
+
+func (x *SearchMetrics) GetTotalJobs() uint32 {
+	if x != nil {
+		return x.TotalJobs
+	}
+	return 0
+}
+
 var File_pace_proto protoreflect.FileDescriptor
 
 const file_pace_proto_rawDesc = "" +
@@ -400,12 +1272,103 @@ const file_pace_proto_rawDesc = "" +
 	"\x11TraceByIDResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x14\n" +
 	"\x05trace\x18\x02 \x01(\fR\x05trace\x12'\n" +
-	"\x0fblocks_searched\x18\x03 \x01(\x05R\x0eblocksSearched2\x87\x01\n" +
+	"\x0fblocks_searched\x18\x03 \x01(\x05R\x0eblocksSearched\"\xc3\x04\n" +
+	"\rSearchRequest\x12/\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1b.pace.v1.SearchRequest.KindR\x04kind\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05query\x18\x03 \x01(\tR\x05query\x12\x14\n" +
+	"\x05start\x18\x04 \x01(\x04R\x05start\x12\x10\n" +
+	"\x03end\x18\x05 \x01(\x04R\x03end\x12!\n" +
+	"\fmin_duration\x18\x06 \x01(\x04R\vminDuration\x12!\n" +
+	"\fmax_duration\x18\a \x01(\x04R\vmaxDuration\x12\x14\n" +
+	"\x05limit\x18\b \x01(\rR\x05limit\x12+\n" +
+	"\x12spans_per_span_set\x18\t \x01(\rR\x0fspansPerSpanSet\x12\x14\n" +
+	"\x05scope\x18\n" +
+	" \x01(\tR\x05scope\x12\x10\n" +
+	"\x03tag\x18\v \x01(\tR\x03tag\x12\x0e\n" +
+	"\x02v2\x18\f \x01(\bR\x02v2\x12\x12\n" +
+	"\x04step\x18\r \x01(\x04R\x04step\x128\n" +
+	"\x06source\x18\x0e \x01(\x0e2 .pace.v1.TraceByIDRequest.SourceR\x06source\x12\x1f\n" +
+	"\vblock_shard\x18\x0f \x01(\x05R\n" +
+	"blockShard\x12!\n" +
+	"\fblock_shards\x18\x10 \x01(\x05R\vblockShards\x12\x1d\n" +
+	"\n" +
+	"max_values\x18\x11 \x01(\rR\tmaxValues\"9\n" +
+	"\x04Kind\x12\n" +
+	"\n" +
+	"\x06SEARCH\x10\x00\x12\b\n" +
+	"\x04TAGS\x10\x01\x12\x0e\n" +
+	"\n" +
+	"TAG_VALUES\x10\x02\x12\v\n" +
+	"\aMETRICS\x10\x03\"\xff\x01\n" +
+	"\x0eSearchResponse\x124\n" +
+	"\x06traces\x18\x01 \x03(\v2\x1c.pace.v1.TraceSearchMetadataR\x06traces\x12*\n" +
+	"\x06scopes\x18\x02 \x03(\v2\x12.pace.v1.ScopeTagsR\x06scopes\x120\n" +
+	"\n" +
+	"tag_values\x18\x03 \x03(\v2\x11.pace.v1.TagValueR\ttagValues\x12'\n" +
+	"\x0fmetrics_partial\x18\x04 \x01(\fR\x0emetricsPartial\x120\n" +
+	"\ametrics\x18\x05 \x01(\v2\x16.pace.v1.SearchMetricsR\ametrics\"\xb6\x03\n" +
+	"\x13TraceSearchMetadata\x12\x19\n" +
+	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12*\n" +
+	"\x11root_service_name\x18\x02 \x01(\tR\x0frootServiceName\x12&\n" +
+	"\x0froot_trace_name\x18\x03 \x01(\tR\rrootTraceName\x12/\n" +
+	"\x14start_time_unix_nano\x18\x04 \x01(\x04R\x11startTimeUnixNano\x12#\n" +
+	"\rduration_nano\x18\x05 \x01(\x04R\fdurationNano\x12-\n" +
+	"\tspan_sets\x18\x06 \x03(\v2\x10.pace.v1.SpanSetR\bspanSets\x12S\n" +
+	"\rservice_stats\x18\a \x03(\v2..pace.v1.TraceSearchMetadata.ServiceStatsEntryR\fserviceStats\x1aV\n" +
+	"\x11ServiceStatsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
+	"\x05value\x18\x02 \x01(\v2\x15.pace.v1.ServiceStatsR\x05value:\x028\x01\"N\n" +
+	"\fServiceStats\x12\x1d\n" +
+	"\n" +
+	"span_count\x18\x01 \x01(\rR\tspanCount\x12\x1f\n" +
+	"\verror_count\x18\x02 \x01(\rR\n" +
+	"errorCount\"}\n" +
+	"\aSpanSet\x12)\n" +
+	"\x05spans\x18\x01 \x03(\v2\x13.pace.v1.SearchSpanR\x05spans\x12\x18\n" +
+	"\amatched\x18\x02 \x01(\rR\amatched\x12-\n" +
+	"\n" +
+	"attributes\x18\x03 \x03(\v2\r.pace.v1.AttrR\n" +
+	"attributes\"\xc0\x01\n" +
+	"\n" +
+	"SearchSpan\x12\x17\n" +
+	"\aspan_id\x18\x01 \x01(\fR\x06spanId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
+	"\x14start_time_unix_nano\x18\x03 \x01(\x04R\x11startTimeUnixNano\x12%\n" +
+	"\x0eduration_nanos\x18\x04 \x01(\x04R\rdurationNanos\x12-\n" +
+	"\n" +
+	"attributes\x18\x05 \x03(\v2\r.pace.v1.AttrR\n" +
+	"attributes\"\x85\x01\n" +
+	"\x04Attr\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\rR\x04type\x12\f\n" +
+	"\x01s\x18\x03 \x01(\tR\x01s\x12\f\n" +
+	"\x01i\x18\x04 \x01(\x03R\x01i\x12\f\n" +
+	"\x01f\x18\x05 \x01(\x01R\x01f\x12\f\n" +
+	"\x01b\x18\x06 \x01(\bR\x01b\x12\x1f\n" +
+	"\x03arr\x18\a \x03(\v2\r.pace.v1.AttrR\x03arr\"3\n" +
+	"\tScopeTags\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04tags\x18\x02 \x03(\tR\x04tags\"4\n" +
+	"\bTagValue\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xa1\x02\n" +
+	"\rSearchMetrics\x12)\n" +
+	"\x10inspected_traces\x18\x01 \x01(\x04R\x0finspectedTraces\x12'\n" +
+	"\x0finspected_bytes\x18\x02 \x01(\x04R\x0einspectedBytes\x12'\n" +
+	"\x0finspected_spans\x18\x03 \x01(\x04R\x0einspectedSpans\x12!\n" +
+	"\ftotal_blocks\x18\x04 \x01(\rR\vtotalBlocks\x12*\n" +
+	"\x11total_block_bytes\x18\x05 \x01(\x04R\x0ftotalBlockBytes\x12%\n" +
+	"\x0ecompleted_jobs\x18\x06 \x01(\rR\rcompletedJobs\x12\x1d\n" +
+	"\n" +
+	"total_jobs\x18\a \x01(\rR\ttotalJobs2\xc2\x01\n" +
 	"\bIngester\x123\n" +
 	"\x04Push\x12\x14.pace.v1.PushRequest\x1a\x15.pace.v1.PushResponse\x12F\n" +
-	"\rFindTraceByID\x12\x19.pace.v1.TraceByIDRequest\x1a\x1a.pace.v1.TraceByIDResponse2Q\n" +
+	"\rFindTraceByID\x12\x19.pace.v1.TraceByIDRequest\x1a\x1a.pace.v1.TraceByIDResponse\x129\n" +
+	"\x06Search\x12\x16.pace.v1.SearchRequest\x1a\x17.pace.v1.SearchResponse2\x8c\x01\n" +
 	"\aQuerier\x12F\n" +
-	"\rFindTraceByID\x12\x19.pace.v1.TraceByIDRequest\x1a\x1a.pace.v1.TraceByIDResponse2L\n" +
+	"\rFindTraceByID\x12\x19.pace.v1.TraceByIDRequest\x1a\x1a.pace.v1.TraceByIDResponse\x129\n" +
+	"\x06Search\x12\x16.pace.v1.SearchRequest\x1a\x17.pace.v1.SearchResponse2L\n" +
 	"\x10MetricsGenerator\x128\n" +
 	"\tPushSpans\x12\x14.pace.v1.PushRequest\x1a\x15.pace.v1.PushResponseB%Z#github.com/pace-tracing/pace/pacepbb\x06proto3"
 
@@ -421,32 +1384,61 @@ func file_pace_proto_rawDescGZIP() []byte {
 	return file_pace_proto_rawDescData
 }
 
-var file_pace_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pace_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_pace_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_pace_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_pace_proto_goTypes = []any{
 	(TraceByIDRequest_Source)(0), // 0: pace.v1.TraceByIDRequest.Source
-	(*TraceEntry)(nil),           // 1: pace.v1.TraceEntry
-	(*PushRequest)(nil),          // 2: pace.v1.PushRequest
-	(*PushResponse)(nil),         // 3: pace.v1.PushResponse
-	(*TraceByIDRequest)(nil),     // 4: pace.v1.TraceByIDRequest
-	(*TraceByIDResponse)(nil),    // 5: pace.v1.TraceByIDResponse
+	(SearchRequest_Kind)(0),      // 1: pace.v1.SearchRequest.Kind
+	(*TraceEntry)(nil),           // 2: pace.v1.TraceEntry
+	(*PushRequest)(nil),          // 3: pace.v1.PushRequest
+	(*PushResponse)(nil),         // 4: pace.v1.PushResponse
+	(*TraceByIDRequest)(nil),     // 5: pace.v1.TraceByIDRequest
+	(*TraceByIDResponse)(nil),    // 6: pace.v1.TraceByIDResponse
+	(*SearchRequest)(nil),        // 7: pace.v1.SearchRequest
+	(*SearchResponse)(nil),       // 8: pace.v1.SearchResponse
+	(*TraceSearchMetadata)(nil),  // 9: pace.v1.TraceSearchMetadata
+	(*ServiceStats)(nil),         // 10: pace.v1.ServiceStats
+	(*SpanSet)(nil),              // 11: pace.v1.SpanSet
+	(*SearchSpan)(nil),           // 12: pace.v1.SearchSpan
+	(*Attr)(nil),                 // 13: pace.v1.Attr
+	(*ScopeTags)(nil),            // 14: pace.v1.ScopeTags
+	(*TagValue)(nil),             // 15: pace.v1.TagValue
+	(*SearchMetrics)(nil),        // 16: pace.v1.SearchMetrics
+	nil,                          // 17: pace.v1.TraceSearchMetadata.ServiceStatsEntry
 }
 var file_pace_proto_depIdxs = []int32{
-	1, // 0: pace.v1.PushRequest.entries:type_name -> pace.v1.TraceEntry
-	0, // 1: pace.v1.TraceByIDRequest.source:type_name -> pace.v1.TraceByIDRequest.Source
-	2, // 2: pace.v1.Ingester.Push:input_type -> pace.v1.PushRequest
-	4, // 3: pace.v1.Ingester.FindTraceByID:input_type -> pace.v1.TraceByIDRequest
-	4, // 4: pace.v1.Querier.FindTraceByID:input_type -> pace.v1.TraceByIDRequest
-	2, // 5: pace.v1.MetricsGenerator.PushSpans:input_type -> pace.v1.PushRequest
-	3, // 6: pace.v1.Ingester.Push:output_type -> pace.v1.PushResponse
-	5, // 7: pace.v1.Ingester.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
-	5, // 8: pace.v1.Querier.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
-	3, // 9: pace.v1.MetricsGenerator.PushSpans:output_type -> pace.v1.PushResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2,  // 0: pace.v1.PushRequest.entries:type_name -> pace.v1.TraceEntry
+	0,  // 1: pace.v1.TraceByIDRequest.source:type_name -> pace.v1.TraceByIDRequest.Source
+	1,  // 2: pace.v1.SearchRequest.kind:type_name -> pace.v1.SearchRequest.Kind
+	0,  // 3: pace.v1.SearchRequest.source:type_name -> pace.v1.TraceByIDRequest.Source
+	9,  // 4: pace.v1.SearchResponse.traces:type_name -> pace.v1.TraceSearchMetadata
+	14, // 5: pace.v1.SearchResponse.scopes:type_name -> pace.v1.ScopeTags
+	15, // 6: pace.v1.SearchResponse.tag_values:type_name -> pace.v1.TagValue
+	16, // 7: pace.v1.SearchResponse.metrics:type_name -> pace.v1.SearchMetrics
+	11, // 8: pace.v1.TraceSearchMetadata.span_sets:type_name -> pace.v1.SpanSet
+	17, // 9: pace.v1.TraceSearchMetadata.service_stats:type_name -> pace.v1.TraceSearchMetadata.ServiceStatsEntry
+	12, // 10: pace.v1.SpanSet.spans:type_name -> pace.v1.SearchSpan
+	13, // 11: pace.v1.SpanSet.attributes:type_name -> pace.v1.Attr
+	13, // 12: pace.v1.SearchSpan.attributes:type_name -> pace.v1.Attr
+	13, // 13: pace.v1.Attr.arr:type_name -> pace.v1.Attr
+	10, // 14: pace.v1.TraceSearchMetadata.ServiceStatsEntry.value:type_name -> pace.v1.ServiceStats
+	3,  // 15: pace.v1.Ingester.Push:input_type -> pace.v1.PushRequest
+	5,  // 16: pace.v1.Ingester.FindTraceByID:input_type -> pace.v1.TraceByIDRequest
+	7,  // 17: pace.v1.Ingester.Search:input_type -> pace.v1.SearchRequest
+	5,  // 18: pace.v1.Querier.FindTraceByID:input_type -> pace.v1.TraceByIDRequest
+	7,  // 19: pace.v1.Querier.Search:input_type -> pace.v1.SearchRequest
+	3,  // 20: pace.v1.MetricsGenerator.PushSpans:input_type -> pace.v1.PushRequest
+	4,  // 21: pace.v1.Ingester.Push:output_type -> pace.v1.PushResponse
+	6,  // 22: pace.v1.Ingester.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
+	8,  // 23: pace.v1.Ingester.Search:output_type -> pace.v1.SearchResponse
+	6,  // 24: pace.v1.Querier.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
+	8,  // 25: pace.v1.Querier.Search:output_type -> pace.v1.SearchResponse
+	4,  // 26: pace.v1.MetricsGenerator.PushSpans:output_type -> pace.v1.PushResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_pace_proto_init() }
@@ -459,8 +1451,8 @@ func file_pace_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pace_proto_rawDesc), len(file_pace_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   5,
+			NumEnums:      2,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -25,6 +25,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Ingester_Push_FullMethodName          = "/pace.v1.Ingester/Push"
 	Ingester_FindTraceByID_FullMethodName = "/pace.v1.Ingester/FindTraceByID"
+	Ingester_Search_FullMethodName        = "/pace.v1.Ingester/Search"
 )
 
 // IngesterClient is the client API for Ingester service.
@@ -35,6 +36,7 @@ const (
 type IngesterClient interface {
 	Push(ctx context.Context, in *PushRequest, opts ...grpc.CallOption) (*PushResponse, error)
 	FindTraceByID(ctx context.Context, in *TraceByIDRequest, opts ...grpc.CallOption) (*TraceByIDResponse, error)
+	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 }
 
 type ingesterClient struct {
@@ -65,6 +67,16 @@ func (c *ingesterClient) FindTraceByID(ctx context.Context, in *TraceByIDRequest
 	return out, nil
 }
 
+func (c *ingesterClient) Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchResponse)
+	err := c.cc.Invoke(ctx, Ingester_Search_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngesterServer is the server API for Ingester service.
 // All implementations must embed UnimplementedIngesterServer
 // for forward compatibility.
@@ -73,6 +85,7 @@ func (c *ingesterClient) FindTraceByID(ctx context.Context, in *TraceByIDRequest
 type IngesterServer interface {
 	Push(context.Context, *PushRequest) (*PushResponse, error)
 	FindTraceByID(context.Context, *TraceByIDRequest) (*TraceByIDResponse, error)
+	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	mustEmbedUnimplementedIngesterServer()
 }
 
@@ -88,6 +101,9 @@ func (UnimplementedIngesterServer) Push(context.Context, *PushRequest) (*PushRes
 }
 func (UnimplementedIngesterServer) FindTraceByID(context.Context, *TraceByIDRequest) (*TraceByIDResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FindTraceByID not implemented")
+}
+func (UnimplementedIngesterServer) Search(context.Context, *SearchRequest) (*SearchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Search not implemented")
 }
 func (UnimplementedIngesterServer) mustEmbedUnimplementedIngesterServer() {}
 func (UnimplementedIngesterServer) testEmbeddedByValue()                  {}
@@ -146,6 +162,24 @@ func _Ingester_FindTraceByID_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Ingester_Search_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngesterServer).Search(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Ingester_Search_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngesterServer).Search(ctx, req.(*SearchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Ingester_ServiceDesc is the grpc.ServiceDesc for Ingester service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -161,6 +195,10 @@ var Ingester_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "FindTraceByID",
 			Handler:    _Ingester_FindTraceByID_Handler,
 		},
+		{
+			MethodName: "Search",
+			Handler:    _Ingester_Search_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "pace.proto",
@@ -168,6 +206,7 @@ var Ingester_ServiceDesc = grpc.ServiceDesc{
 
 const (
 	Querier_FindTraceByID_FullMethodName = "/pace.v1.Querier/FindTraceByID"
+	Querier_Search_FullMethodName        = "/pace.v1.Querier/Search"
 )
 
 // QuerierClient is the client API for Querier service.
@@ -177,6 +216,7 @@ const (
 // Querier: runs one job of a query-frontend request.
 type QuerierClient interface {
 	FindTraceByID(ctx context.Context, in *TraceByIDRequest, opts ...grpc.CallOption) (*TraceByIDResponse, error)
+	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 }
 
 type querierClient struct {
@@ -197,6 +237,16 @@ func (c *querierClient) FindTraceByID(ctx context.Context, in *TraceByIDRequest,
 	return out, nil
 }
 
+func (c *querierClient) Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchResponse)
+	err := c.cc.Invoke(ctx, Querier_Search_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QuerierServer is the server API for Querier service.
 // All implementations must embed UnimplementedQuerierServer
 // for forward compatibility.
@@ -204,6 +254,7 @@ func (c *querierClient) FindTraceByID(ctx context.Context, in *TraceByIDRequest,
 // Querier: runs one job of a query-frontend request.
 type QuerierServer interface {
 	FindTraceByID(context.Context, *TraceByIDRequest) (*TraceByIDResponse, error)
+	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	mustEmbedUnimplementedQuerierServer()
 }
 
@@ -216,6 +267,9 @@ type UnimplementedQuerierServer struct{}
 
 func (UnimplementedQuerierServer) FindTraceByID(context.Context, *TraceByIDRequest) (*TraceByIDResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FindTraceByID not implemented")
+}
+func (UnimplementedQuerierServer) Search(context.Context, *SearchRequest) (*SearchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Search not implemented")
 }
 func (UnimplementedQuerierServer) mustEmbedUnimplementedQuerierServer() {}
 func (UnimplementedQuerierServer) testEmbeddedByValue()                 {}
@@ -256,6 +310,24 @@ func _Querier_FindTraceByID_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Querier_Search_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QuerierServer).Search(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Querier_Search_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QuerierServer).Search(ctx, req.(*SearchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Querier_ServiceDesc is the grpc.ServiceDesc for Querier service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -266,6 +338,10 @@ var Querier_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FindTraceByID",
 			Handler:    _Querier_FindTraceByID_Handler,
+		},
+		{
+			MethodName: "Search",
+			Handler:    _Querier_Search_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
