@@ -47,6 +47,7 @@ func (c *converter) toRow(id model.TraceID, td ptrace.Traces) pqTrace {
 
 	var start, end uint64
 	rootFound := false
+	var rootStart uint64
 	row.ResourceSpans = make([]pqResourceSpans, rss.Len())
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -88,8 +89,10 @@ func (c *converter) toRow(id model.TraceID, td ptrace.Traces) pqTrace {
 					} else {
 						ps.ParentSpanID = append([]byte(nil), p[:]...)
 					}
-				} else if !rootFound {
-					rootFound = true
+				} else if !rootFound || st < rootStart {
+					// Several roots (a broken trace): the earliest one, as
+					// the TraceQL model takes it.
+					rootFound, rootStart = true, st
 					row.RootServiceName = prs.Resource.ServiceName
 					row.RootSpanName = sp.Name()
 				}

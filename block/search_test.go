@@ -87,9 +87,9 @@ func TestSearchPrunesExactlyByEachCondition(t *testing.T) {
 			})},
 		{"resource attr", traceql.Condition{Scope: traceql.ScopeResource, Name: "service.instance.id", Op: traceql.OpNeq, Value: str("x")},
 			anySpan(func(s *traceql.Span) bool { _, ok := attr(s.Resource.Attrs, "service.instance.id"); return ok })},
-		{"span int attr", traceql.Condition{Scope: traceql.ScopeSpan, Name: "http.response.status_code", Op: traceql.OpEq, Value: traceql.Value{Type: traceql.TypeInt, I: 500}},
+		{"span int attr", traceql.Condition{Scope: traceql.ScopeSpan, Name: "http.status_code", Op: traceql.OpEq, Value: traceql.Value{Type: traceql.TypeInt, I: 500}},
 			anySpan(func(s *traceql.Span) bool {
-				v, _ := attr(s.Attrs, "http.response.status_code")
+				v, _ := attr(s.Attrs, "http.status_code")
 				return v.Type == traceql.TypeInt && v.I == 500
 			})},
 		{"span float vs int", traceql.Condition{Scope: traceql.ScopeSpan, Name: "order.total", Op: traceql.OpGt, Value: traceql.Value{Type: traceql.TypeInt, I: 499}},
@@ -254,7 +254,7 @@ func TestTagSummaryListsEveryKeyAndValue(t *testing.T) {
 		t.Error("user.id (10,000 distinct values) should be truncated")
 	}
 	// richTrace has an empty service name and an int one besides svc-a.
-	if tv := sum.Scopes[TagScopeResource]["service.name"]; tv == nil || len(tv.Strings) != 10 || !slices.Equal(tv.Ints, []int64{5}) {
-		t.Errorf("resource service.name values = %+v, want the 8 generated services, svc-a, \"\" and 5", tv)
+	if tv := sum.Scopes[TagScopeResource]["service.name"]; tv == nil || len(tv.Strings) != 11 || !slices.Equal(tv.Ints, []int64{5}) {
+		t.Errorf("resource service.name values = %+v, want the 9 generated services, svc-a, \"\" and 5", tv)
 	}
 }

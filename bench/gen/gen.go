@@ -18,13 +18,16 @@ type service struct {
 	name, namespace, version string
 	instances                []string
 	ops                      []string
+	// legacyHTTP services use the older HTTP semantic conventions
+	// (http.method, http.status_code), as much instrumentation still does.
+	legacyHTTP bool
 }
 
 var services = func() []service {
-	names := []string{"frontend", "checkout", "cart", "payment", "shipping", "currency", "recommendation", "product-catalog"}
+	names := []string{"frontend", "checkout", "cart", "payment", "shipping", "currency", "recommendation", "product-catalog", "foo"}
 	out := make([]service, len(names))
 	for i, n := range names {
-		s := service{name: n, namespace: "shop", version: fmt.Sprintf("1.%d.%d", i, i*3%7)}
+		s := service{name: n, namespace: "shop", version: fmt.Sprintf("1.%d.%d", i, i*3%7), legacyHTTP: i%2 == 0}
 		for j := 0; j < 3; j++ {
 			s.instances = append(s.instances, fmt.Sprintf("%s-%08x", n, uint32(i*7919+j*104729)))
 		}
@@ -115,7 +118,7 @@ func (g *Generator) Traces(nTraces, spansPerTrace int) ptrace.Traces {
 			sp.SetName(svc.ops[g.rng.IntN(len(svc.ops))])
 			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start.Add(off)))
 			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(off + dur)))
-			g.spanAttrs(sp)
+			g.spanAttrs(sp, svc.legacyHTTP)
 		}
 	}
 	return td
@@ -137,13 +140,17 @@ func (g *Generator) resource(r pcommon.Resource, svc *service, inst string) {
 	a.PutInt("process.pid", int64(1000+len(inst)*37))
 }
 
-func (g *Generator) spanAttrs(sp ptrace.Span) {
+func (g *Generator) spanAttrs(sp ptrace.Span, legacyHTTP bool) {
 	a := sp.Attributes()
 	status := statuses[g.rng.IntN(len(statuses))]
-	a.PutStr("http.request.method", methods[g.rng.IntN(len(methods))])
+	method, url, code := "http.request.method", "url.full", "http.response.status_code"
+	if legacyHTTP {
+		method, url, code = "http.method", "http.url", "http.status_code"
+	}
+	a.PutStr(method, methods[g.rng.IntN(len(methods))])
 	a.PutStr("http.route", routes[g.rng.IntN(len(routes))])
-	a.PutStr("url.full", fmt.Sprintf("http://shop.internal/api/products/%d?page=%d", g.rng.IntN(5000), g.rng.IntN(20)))
-	a.PutInt("http.response.status_code", status)
+	a.PutStr(url, fmt.Sprintf("http://shop.internal/api/products/%d?page=%d", g.rng.IntN(5000), g.rng.IntN(20)))
+	a.PutInt(code, status)
 	a.PutStr("server.address", "shop.internal")
 	a.PutInt("server.port", 8080)
 	a.PutStr("user.id", fmt.Sprintf("user-%05d", g.rng.IntN(10000)))
