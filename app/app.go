@@ -352,18 +352,33 @@ func (a *App) initDistributor() (services.Service, error) {
 	return sequence(lc, services.NewIdleService(nil, func(error) error { fwd.Stop(); return nil }), d)
 }
 
-type liveFunc func(ctx context.Context, tenant string, id model.TraceID) (ptrace.Traces, bool, error)
+// localIngester is this process's ingester as the querier sees it (the
+// ingester module may start after the querier is built).
+type localIngester struct{ a *App }
 
-func (f liveFunc) FindTraceByID(ctx context.Context, tenant string, id model.TraceID) (ptrace.Traces, bool, error) {
-	return f(ctx, tenant, id)
+func (l localIngester) FindTraceByID(ctx context.Context, tenant string, id model.TraceID) (ptrace.Traces, bool, error) {
+	return l.a.ingester.FindTraceByID(ctx, tenant, id)
+}
+
+func (l localIngester) Search(ctx context.Context, req *pacepb.SearchRequest) (*pacepb.SearchResponse, error) {
+	return ingester.GRPC{I: l.a.ingester}.Search(ctx, req)
+}
+
+// localQuerier is this process's querier as the query-frontend sees it.
+type localQuerier struct{ a *App }
+
+func (l localQuerier) FindTraceByIDJob(ctx context.Context, tenant string, id model.TraceID, start, end time.Time, job querier.Job) (ptrace.Traces, error) {
+	return l.a.querier.FindTraceByIDJob(ctx, tenant, id, start, end, job)
+}
+
+func (l localQuerier) SearchJob(ctx context.Context, req *pacepb.SearchRequest) (*pacepb.SearchResponse, error) {
+	return querier.GRPC{Q: l.a.querier}.Search(ctx, req)
 }
 
 func (a *App) initQuerier() (services.Service, error) {
 	live := &querier.RingLiveFinder{Ring: a.rings[cluster.IngesterRing], Pool: a.pool, Self: a.selfAddr()}
 	if runs(a.targets, Ingester) {
-		live.Local = liveFunc(func(ctx context.Context, tenant string, id model.TraceID) (ptrace.Traces, bool, error) {
-			return a.ingester.FindTraceByID(ctx, tenant, id)
-		})
+		live.Local = localIngester{a}
 	}
 	a.querier = querier.New(live, a.store)
 	pacepb.RegisterQuerierServer(a.grpcServer, querier.GRPC{Q: a.querier})
@@ -386,18 +401,10 @@ func (a *App) initQueryFrontend() (services.Service, error) {
 		Pool: a.pool, Self: a.selfAddr(), Shards: a.cfg.QueryFrontend.QueryShards, Retries: 2,
 	}
 	if runs(a.targets, Querier) {
-		s.Local = jobFunc(func(ctx context.Context, tenant string, id model.TraceID, start, end time.Time, job querier.Job) (ptrace.Traces, error) {
-			return a.querier.FindTraceByIDJob(ctx, tenant, id, start, end, job)
-		})
+		s.Local = localQuerier{a}
 	}
 	frontend.New(s, a.log.With("role", QueryFrontend)).RegisterRoutes(a.mux)
 	return nil, nil
-}
-
-type jobFunc func(ctx context.Context, tenant string, id model.TraceID, start, end time.Time, job querier.Job) (ptrace.Traces, error)
-
-func (f jobFunc) FindTraceByIDJob(ctx context.Context, tenant string, id model.TraceID, start, end time.Time, job querier.Job) (ptrace.Traces, error) {
-	return f(ctx, tenant, id, start, end, job)
 }
 
 func (a *App) initCompactor() (services.Service, error) {

@@ -27,11 +27,16 @@ type TraceFinder interface {
 // Frontend serves the query API.
 type Frontend struct {
 	q   TraceFinder
+	s   Searcher // nil: no search endpoints answer
 	log *slog.Logger
 }
 
-// New makes a frontend over a querier.
-func New(q TraceFinder, log *slog.Logger) *Frontend { return &Frontend{q: q, log: log} }
+// New makes a frontend over a querier; search is served when q is also a
+// Searcher.
+func New(q TraceFinder, log *slog.Logger) *Frontend {
+	s, _ := q.(Searcher)
+	return &Frontend{q: q, s: s, log: log}
+}
 
 // MIME types Tempo's clients send and expect.
 const (
@@ -43,6 +48,7 @@ const (
 func (f *Frontend) RegisterRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/traces/{id}", func(w http.ResponseWriter, r *http.Request) { f.traceByID(w, r, false) })
 	mux.HandleFunc("GET /api/v2/traces/{id}", func(w http.ResponseWriter, r *http.Request) { f.traceByID(w, r, true) })
+	f.registerSearchRoutes(mux)
 }
 
 // Tenant returns the request's tenant (X-Scope-OrgID, default single-tenant).

@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pace-tracing/pace/cluster"
 	"github.com/pace-tracing/pace/ingester"
@@ -54,35 +56,61 @@ func (s *Sharder) FindTraceByID(ctx context.Context, tenant string, id model.Tra
 		mu    sync.Mutex
 		parts []ptrace.Traces
 	)
-	first := rand.IntN(len(addrs))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, job := range jobs {
-		g.Go(func() error {
-			var lastErr error
-			for attempt := 0; attempt <= s.Retries && attempt < len(addrs); attempt++ {
-				addr := addrs[(first+i+attempt)%len(addrs)]
-				td, found, err := s.run(gctx, addr, tenant, id, start, end, job)
-				if err != nil {
-					lastErr = fmt.Errorf("querier %s: %w", addr, err)
-					continue
-				}
-				if found {
-					mu.Lock()
-					parts = append(parts, td)
-					mu.Unlock()
-				}
-				return nil
-			}
-			return lastErr
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err = s.runJobs(ctx, addrs, len(jobs), func(ctx context.Context, addr string, i int) error {
+		td, found, err := s.run(ctx, addr, tenant, id, start, end, jobs[i])
+		if err == nil && found {
+			mu.Lock()
+			parts = append(parts, td)
+			mu.Unlock()
+		}
+		return err
+	}, nil)
+	if err != nil {
 		return ptrace.Traces{}, err
 	}
 	if td, ok := model.Merge(parts); ok {
 		return td, nil
 	}
 	return ptrace.Traces{}, querier.ErrTraceNotFound
+}
+
+// runJobs runs jobs 0..n-1 concurrently, spread over the queriers from a
+// random one on; a failed job is retried on the next querier, up to
+// Retries times. Once done() reports true the remaining jobs are cancelled
+// and their errors ignored.
+func (s *Sharder) runJobs(ctx context.Context, addrs []string, n int, fn func(ctx context.Context, addr string, job int) error, done func() bool) error {
+	if done == nil {
+		done = func() bool { return false }
+	}
+	first := rand.IntN(len(addrs))
+	g, gctx := errgroup.WithContext(ctx)
+	cctx, cancel := context.WithCancel(gctx)
+	defer cancel()
+	for i := 0; i < n; i++ {
+		g.Go(func() error {
+			var lastErr error
+			for attempt := 0; attempt <= s.Retries && attempt < len(addrs); attempt++ {
+				if done() {
+					return nil
+				}
+				addr := addrs[(first+i+attempt)%len(addrs)]
+				err := fn(cctx, addr, i)
+				if done() {
+					cancel()
+					return nil
+				}
+				if err == nil {
+					return nil
+				}
+				if status.Code(err) == codes.InvalidArgument {
+					return err // the request is wrong; another querier will say the same
+				}
+				lastErr = fmt.Errorf("querier %s: %w", addr, err)
+			}
+			return lastErr
+		})
+	}
+	return g.Wait()
 }
 
 func (s *Sharder) run(ctx context.Context, addr, tenant string, id model.TraceID, start, end time.Time, job querier.Job) (ptrace.Traces, bool, error) {

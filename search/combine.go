@@ -54,6 +54,12 @@ func (c *Combiner) Done() bool {
 	return false
 }
 
+// AddJobs records how many jobs the request had and how many completed.
+func (c *Combiner) AddJobs(total, completed uint32) {
+	c.metrics.TotalJobs += total
+	c.metrics.CompletedJobs += completed
+}
+
 // Add merges one answer.
 func (c *Combiner) Add(resp *pacepb.SearchResponse) error {
 	addMetrics(c.metrics, resp.Metrics)

@@ -223,6 +223,19 @@ func (e *Exec) AddSummary(ts *block.TagSummary) bool {
 	return true
 }
 
+// AddResponse merges the answer of another source (the ingesters).
+func (e *Exec) AddResponse(resp *pacepb.SearchResponse) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(resp.MetricsPartial) > 0 {
+		if err := e.metrics.MergeMarshaled(resp.MetricsPartial); err != nil {
+			return fmt.Errorf("merging metrics: %w", err)
+		}
+		resp = &pacepb.SearchResponse{Traces: resp.Traces, Scopes: resp.Scopes, TagValues: resp.TagValues, Metrics: resp.Metrics}
+	}
+	return e.comb.Add(resp)
+}
+
 // AddStats counts what a source read.
 func (e *Exec) AddStats(m *pacepb.SearchMetrics) {
 	e.mu.Lock()
