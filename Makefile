@@ -9,7 +9,7 @@ export TOOLS
 PACE_MINIO ?= $(TOOLS)/bin/minio
 
 # Fuzz targets, as package:FuzzName pairs, each run for FUZZTIME.
-FUZZ_TARGETS ?= ./model:FuzzParseTraceID ./distributor:FuzzOTLPHTTPDecode ./distributor:FuzzJaegerThriftHTTPDecode ./distributor:FuzzJaegerAgentDatagram ./distributor:FuzzJaegerGRPCDecode ./distributor:FuzzZipkinDecode ./wal:FuzzReplay ./block:FuzzDecodeAnyValue ./generator:FuzzCountSpans
+FUZZ_TARGETS ?= ./model:FuzzParseTraceID ./distributor:FuzzOTLPHTTPDecode ./distributor:FuzzJaegerThriftHTTPDecode ./distributor:FuzzJaegerAgentDatagram ./distributor:FuzzJaegerGRPCDecode ./distributor:FuzzZipkinDecode ./wal:FuzzReplay ./block:FuzzDecodeAnyValue ./generator:FuzzCountSpans ./traceql:FuzzParse ./traceql:FuzzMergeMarshaled ./frontend:FuzzSearchParams
 FUZZTIME ?= 10s
 # Minimizing a new interesting input may otherwise eat the whole FUZZTIME.
 FUZZMINIMIZETIME ?= 2s

@@ -276,6 +276,14 @@ func (a *App) initIngester() (services.Service, error) {
 		return nil, err
 	}
 	a.ingester = ing
+	ingRing, self := a.rings[cluster.IngesterRing], a.selfAddr()
+	ing.Owns = func(tenant string, id model.TraceID) bool {
+		rs, err := ingRing.Get(cluster.Token(tenant, id), ring.Read, nil, nil, nil)
+		if err != nil || len(rs.Instances) == 0 {
+			return true // better counted twice than not at all
+		}
+		return rs.Instances[0].Addr == self
+	}
 	a.mux.HandleFunc("/flush", a.flushHandler)
 	pacepb.RegisterIngesterServer(a.grpcServer, ingester.GRPC{I: ing})
 	// In a cluster the ingester hands its data to the object store before it

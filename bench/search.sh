@@ -73,7 +73,7 @@ for ((i = 0; i < 600; i++)); do
 	sleep 0.1
 done
 
-secs=$(awk -v s="$SPANS" -v r="$RATE" 'BEGIN { printf "%.0f", s / r }')
+secs=$(awk -v s="$SPANS" -v r="$RATE" 'BEGIN { printf "%.0f", s / r * 1.1 + 1 }')
 echo "== load: about $SPANS spans at $RATE spans/s (${secs}s), 10 spans per trace"
 bin/loadgen -endpoint "127.0.0.1:$GRPC_PORT" -clients 4 -duration "${secs}s" -rate "$RATE" -json >"$D/loadgen.json" ||
 	fail "loadgen failed"

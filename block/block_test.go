@@ -63,7 +63,7 @@ func genTraces(seed uint64, n, spans int) ([]model.TraceID, []ptrace.Traces) {
 	return sids, stds
 }
 
-func buckets(t *testing.T) map[string]objstore.Bucket {
+func buckets(t testing.TB) map[string]objstore.Bucket {
 	fs, err := filesystem.NewBucket(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

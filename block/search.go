@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"regexp"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/pace-tracing/pace/traceql"
@@ -28,6 +30,15 @@ type SearchRequest struct {
 	Conditions []traceql.Condition
 	// Start and End (Unix ns, 0 = open) keep only traces overlapping them.
 	Start, End uint64
+	// IDShard of IDShards (when IDShards > 1) keeps only the traces whose ID
+	// falls in that slice of the ID space (by its first byte), so that the
+	// copies of a trace in several blocks meet in one job.
+	IDShard, IDShards int
+}
+
+// InIDShard reports whether a trace ID is in shard of shards.
+func InIDShard(id [16]byte, shard, shards int) bool {
+	return shards <= 1 || int(id[0])*shards/256 == shard
 }
 
 // SearchStats says how much a search read.
@@ -38,11 +49,15 @@ type SearchStats struct {
 
 // Search calls fn for every trace of the block that overlaps the request's
 // time range and may satisfy its conditions, converted to the TraceQL
-// model (fn owns it). fn returns false to stop. Columns are read only as
-// far as the conditions need: a row group whose columns rule a condition
-// out is skipped without reading the rest of it.
-func (r *Reader) Search(ctx context.Context, req SearchRequest, fn func(*traceql.Trace) bool) (SearchStats, error) {
-	var st SearchStats
+// model (fn owns it). fn returns false to stop.
+//
+// A row group is read in windows of rows that grow from 128 to 4096: for
+// each window the conditions' columns are scanned first (only they are
+// decoded for every row), then only the rows that pass are read whole. A
+// search that finds what it needs early stops after a window or two; one
+// that matches nothing decodes only the conditions' columns. Every column
+// chunk is fetched from the object store at most once, whole.
+func (r *Reader) Search(ctx context.Context, req SearchRequest, fn func(*traceql.Trace) bool) (st SearchStats, err error) {
 	if req.End != 0 && uint64(r.meta.StartTime.UnixNano()) > req.End {
 		return st, nil
 	}
@@ -61,40 +76,112 @@ func (r *Reader) Search(ctx context.Context, req SearchRequest, fn func(*traceql
 	}
 	schema := r.file.Schema()
 	for i := range rgs {
-		rg := &rgs[i]
-		cand, err := r.candidates(ctx, schema, rg, ra, req, preds)
+		if req.IDShards > 1 && (int(rgs[i].max[0])*req.IDShards/256 < req.IDShard || int(rgs[i].min[0])*req.IDShards/256 > req.IDShard) {
+			continue
+		}
+		more, err := r.searchRowGroup(ctx, schema, &rgs[i], ra, req, preds, &st, fn)
 		if err != nil {
 			return st, fmt.Errorf("block %s: %w", r.meta.BlockID, err)
 		}
-		if cand != nil && cand.count == 0 {
-			continue
-		}
-		stop := false
-		err = forRuns(cand, rg.numRows, func(first, n int64) error {
-			return readRows(ctx, rg, &ra.bucketReaderAt, first, n, false, func(t *pqTrace) error {
-				st.InspectedTraces++
-				tr, err := traceFromRow(t)
-				if err != nil {
-					return fmt.Errorf("block %s: %w", r.meta.BlockID, err)
-				}
-				if !fn(tr) {
-					stop = true
-					return errStop
-				}
-				return nil
-			})
-		})
-		if errors.Is(err, errStop) || stop {
+		if !more {
 			return st, nil
-		}
-		if err != nil {
-			return st, err
 		}
 	}
 	return st, nil
 }
 
-var errStop = errors.New("stop")
+const (
+	firstWindow = 128
+	maxWindow   = 4096
+)
+
+func (r *Reader) searchRowGroup(ctx context.Context, schema *parquet.Schema, rg *rowGroupInfo, base io.ReaderAt, req SearchRequest, preds []pred, st *SearchStats, fn func(*traceql.Trace) bool) (bool, error) {
+	cache := newChunkCache(base, rg.md)
+	var scans []*colScan
+	defer func() {
+		for _, s := range scans {
+			s.close()
+		}
+	}()
+	addScan := func(spec *scanSpec) error {
+		if spec == nil {
+			return nil
+		}
+		s, err := newColScan(rg, cache, spec)
+		if err != nil {
+			return err
+		}
+		scans = append(scans, s)
+		return nil
+	}
+	if req.Start != 0 || req.End != 0 {
+		if err := addScan(timeSpec(schema, req.Start, req.End)); err != nil {
+			return false, err
+		}
+	}
+	if req.IDShards > 1 {
+		shard, shards := req.IDShard, req.IDShards
+		err := addScan(&scanSpec{
+			cols:  columns(schema, []string{"TraceID"}),
+			match: func(v []parquet.Value) bool { return int(v[0].ByteArray()[0])*shards/256 == shard },
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	for i := range preds {
+		if err := addScan(preds[i].spec(schema)); err != nil {
+			return false, err
+		}
+	}
+	rows, err := newRowCursor(rg, cache)
+	if err != nil {
+		return false, err
+	}
+	defer rows.close()
+	win := int64(firstWindow)
+	cand := newRowSet(maxWindow)
+	var t pqTrace
+	for from, next := int64(0), int64(0); from < rg.numRows; from = next {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		win = min(win, rg.numRows-from)
+		next = from + win
+		cand.fill(win)
+		for _, s := range scans {
+			if cand.count == 0 {
+				break
+			}
+			if err := s.narrow(from, win, cand); err != nil {
+				return false, err
+			}
+		}
+		for i := int64(0); i < win && cand.count > 0; i++ {
+			if !cand.has(i) {
+				continue
+			}
+			row, err := rows.get(from + i)
+			if err != nil {
+				return false, err
+			}
+			t = pqTrace{}
+			if err := rowSchema.Reconstruct(&t, row); err != nil {
+				return false, err
+			}
+			st.InspectedTraces++
+			tr, err := traceFromRow(&t)
+			if err != nil {
+				return false, err
+			}
+			if !fn(tr) {
+				return false, nil
+			}
+		}
+		win = min(win*2, maxWindow)
+	}
+	return true, nil
+}
 
 // countingReaderAt counts the bytes a search reads.
 type countingReaderAt struct {
@@ -108,7 +195,47 @@ func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// rowSet is a set of rows of one row group.
+// chunkCache serves the reads of one row group from memory: on first use
+// the row group's column chunks, which parquet lays out one after another,
+// are fetched in one read (one request to an object store instead of one
+// per column and page).
+type chunkCache struct {
+	base     io.ReaderAt
+	off, end int64
+	data     []byte
+}
+
+func newChunkCache(base io.ReaderAt, md *format.RowGroup) *chunkCache {
+	c := &chunkCache{base: base, off: -1}
+	for i := range md.Columns {
+		cm := &md.Columns[i].MetaData
+		off := cm.DataPageOffset
+		if cm.DictionaryPageOffset > 0 && cm.DictionaryPageOffset < off {
+			off = cm.DictionaryPageOffset
+		}
+		if c.off < 0 || off < c.off {
+			c.off = off
+		}
+		c.end = max(c.end, off+cm.TotalCompressedSize)
+	}
+	return c
+}
+
+func (c *chunkCache) ReadAt(p []byte, off int64) (int, error) {
+	if off < c.off || off+int64(len(p)) > c.end {
+		return c.base.ReadAt(p, off) // read-ahead past the row group
+	}
+	if c.data == nil {
+		buf := make([]byte, c.end-c.off)
+		if _, err := c.base.ReadAt(buf, c.off); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		c.data = buf
+	}
+	return copy(p, c.data[off-c.off:]), nil
+}
+
+// rowSet is a set of rows of one window.
 type rowSet struct {
 	bits  []uint64
 	count int64
@@ -116,109 +243,169 @@ type rowSet struct {
 
 func newRowSet(n int64) *rowSet { return &rowSet{bits: make([]uint64, (n+63)/64)} }
 
-func (s *rowSet) add(i int64) {
-	w, b := i/64, uint64(1)<<(i%64)
-	if s.bits[w]&b == 0 {
-		s.bits[w] |= b
-		s.count++
+// fill makes the set hold rows [0, n).
+func (s *rowSet) fill(n int64) {
+	clear(s.bits)
+	for i := int64(0); i < n/64; i++ {
+		s.bits[i] = ^uint64(0)
 	}
+	if n%64 != 0 {
+		s.bits[n/64] = 1<<(n%64) - 1
+	}
+	s.count = n
 }
 
 func (s *rowSet) has(i int64) bool { return s.bits[i/64]&(1<<(i%64)) != 0 }
 
-// and keeps the rows also in o (nil o = every row).
-func (s *rowSet) and(o *rowSet) {
-	if o == nil {
-		return
-	}
+// keep keeps only the rows in o.
+func (s *rowSet) keep(o *rowSet) {
 	s.count = 0
 	for i := range s.bits {
 		s.bits[i] &= o.bits[i]
-		s.count += int64(popcount(s.bits[i]))
+		s.count += int64(bits.OnesCount64(s.bits[i]))
 	}
 }
 
-func popcount(x uint64) int {
-	n := 0
-	for x != 0 {
-		x &= x - 1
-		n++
-	}
-	return n
+func (s *rowSet) add(i int64) { s.bits[i/64] |= 1 << (i % 64) }
+
+// scanSpec says which sibling columns a condition reads and when a
+// position satisfies it; a row satisfies it when any position does.
+type scanSpec struct {
+	cols  []int
+	match func(vals []parquet.Value) bool
 }
 
-// forRuns calls fn for each run of consecutive rows in s (all rows when s
-// is nil).
-func forRuns(s *rowSet, numRows int64, fn func(first, n int64) error) error {
-	if s == nil {
-		return fn(0, numRows)
+// colScan streams a scanSpec's columns window by window.
+type colScan struct {
+	spec    *scanSpec
+	curs    []*colCursor
+	vals    []parquet.Value
+	row     int64 // the row of vals
+	pending bool  // vals holds a position not yet judged
+	eof     bool
+	hits    *rowSet
+}
+
+func newColScan(rg *rowGroupInfo, ra io.ReaderAt, spec *scanSpec) (*colScan, error) {
+	chunks := rg.rg.ColumnChunks()
+	s := &colScan{spec: spec, vals: make([]parquet.Value, len(spec.cols)), row: -1, hits: newRowSet(maxWindow)}
+	for _, c := range spec.cols {
+		fcc, ok := chunks[c].(*parquet.FileColumnChunk)
+		if !ok {
+			s.close()
+			return nil, errors.New("block: unexpected column chunk type")
+		}
+		s.curs = append(s.curs, &colCursor{pages: fcc.PagesFrom(ra), buf: make([]parquet.Value, 1024)})
 	}
-	for i := int64(0); i < numRows; {
-		if !s.has(i) {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < numRows && s.has(j) {
-			j++
-		}
-		if err := fn(i, j-i); err != nil {
-			return err
-		}
-		i = j
+	return s, nil
+}
+
+func (s *colScan) close() {
+	for _, c := range s.curs {
+		c.close()
 	}
+}
+
+// narrow removes from cand (rows from..from+n) the rows that fail the
+// condition.
+func (s *colScan) narrow(from, n int64, cand *rowSet) error {
+	clear(s.hits.bits)
+	end := from + n
+	for !s.eof {
+		if !s.pending {
+			for i, c := range s.curs {
+				v, ok, err := c.next()
+				if err != nil {
+					return err
+				}
+				if !ok {
+					if i > 0 {
+						return errors.New("block: sibling columns of different lengths")
+					}
+					s.eof = true
+					break
+				}
+				s.vals[i] = v
+			}
+			if s.eof {
+				break
+			}
+			if s.vals[0].RepetitionLevel() == 0 {
+				s.row++
+			}
+			s.pending = true
+		}
+		if s.row >= end {
+			break
+		}
+		s.pending = false
+		if s.row >= from && s.spec.match(s.vals) {
+			s.hits.add(s.row - from)
+		}
+	}
+	cand.keep(s.hits)
 	return nil
 }
 
-// candidates returns the rows of rg that pass the time range and every
-// condition the columns can check, or nil when nothing was checked.
-func (r *Reader) candidates(ctx context.Context, schema *parquet.Schema, rg *rowGroupInfo, ra io.ReaderAt, req SearchRequest, preds []pred) (*rowSet, error) {
-	var cand *rowSet
-	narrow := func(s *rowSet) {
-		if cand == nil {
-			cand = s
-		} else {
-			cand.and(s)
-		}
-	}
-	if req.Start != 0 || req.End != 0 {
-		s, err := timeRows(ctx, schema, rg, ra, req.Start, req.End)
-		if err != nil {
-			return nil, err
-		}
-		narrow(s)
-	}
-	for i := range preds {
-		if cand != nil && cand.count == 0 {
-			break
-		}
-		s, err := preds[i].rows(ctx, schema, rg, ra)
-		if err != nil {
-			return nil, err
-		}
-		narrow(s)
-	}
-	return cand, nil
+// rowCursor reads whole rows of a row group, forwards, seeking over long
+// gaps.
+type rowCursor struct {
+	rows     parquet.RowReadSeekCloser
+	buf      []parquet.Row
+	bufStart int64
+	bufLen   int64
+	next     int64 // the row ReadRows returns next
 }
 
-// timeRows is the set of rows whose trace overlaps [start, end].
-func timeRows(ctx context.Context, schema *parquet.Schema, rg *rowGroupInfo, ra io.ReaderAt, start, end uint64) (*rowSet, error) {
-	s := newRowSet(rg.numRows)
-	startOK := newRowSet(rg.numRows)
-	err := scanColumns(ctx, rg, ra, columns(schema, []string{"EndTimeUnixNano"}), func(row int64, v []parquet.Value) {
-		if start == 0 || v[0].Uint64() >= start {
-			startOK.add(row)
+func newRowCursor(rg *rowGroupInfo, ra io.ReaderAt) (*rowCursor, error) {
+	chunks := rg.rg.ColumnChunks()
+	wrapped := make([]parquet.ColumnChunk, len(chunks))
+	for i, c := range chunks {
+		fcc, ok := c.(*parquet.FileColumnChunk)
+		if !ok {
+			return nil, errors.New("block: unexpected column chunk type")
 		}
-	})
-	if err != nil {
-		return nil, err
+		wrapped[i] = ctxChunk{fcc, ra}
 	}
-	err = scanColumns(ctx, rg, ra, columns(schema, []string{"StartTimeUnixNano"}), func(row int64, v []parquet.Value) {
-		if startOK.has(row) && (end == 0 || v[0].Uint64() <= end) {
-			s.add(row)
+	return &rowCursor{rows: parquet.NewColumnChunkRowReader(wrapped), buf: make([]parquet.Row, 16)}, nil
+}
+
+func (c *rowCursor) close() { _ = c.rows.Close() }
+
+const seekGap = 64
+
+func (c *rowCursor) get(r int64) (parquet.Row, error) {
+	for r < c.bufStart || r >= c.bufStart+c.bufLen {
+		if r < c.next-c.bufLen || r >= c.next+seekGap {
+			if err := c.rows.SeekToRow(r); err != nil {
+				return nil, err
+			}
+			c.next = r
 		}
-	})
-	return s, err
+		n, err := c.rows.ReadRows(c.buf)
+		c.bufStart, c.bufLen = c.next, int64(n)
+		c.next += int64(n)
+		if n == 0 {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("row %d: %w", r, err)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+	}
+	return c.buf[r-c.bufStart], nil
+}
+
+// timeSpec keeps the traces that overlap [start, end].
+func timeSpec(schema *parquet.Schema, start, end uint64) *scanSpec {
+	return &scanSpec{
+		cols: columns(schema, []string{"StartTimeUnixNano"}, []string{"EndTimeUnixNano"}),
+		match: func(v []parquet.Value) bool {
+			return (end == 0 || v[0].Uint64() <= end) && (start == 0 || v[1].Uint64() >= start)
+		},
+	}
 }
 
 func columns(schema *parquet.Schema, paths ...[]string) []int {
@@ -231,48 +418,6 @@ func columns(schema *parquet.Schema, paths ...[]string) []int {
 		out[i] = leaf.ColumnIndex
 	}
 	return out
-}
-
-// scanColumns reads the given columns of rg in lockstep (they must be
-// siblings with the same repetition structure) and calls fn with each
-// position's values and its row.
-func scanColumns(ctx context.Context, rg *rowGroupInfo, ra io.ReaderAt, cols []int, fn func(row int64, vals []parquet.Value)) error {
-	chunks := rg.rg.ColumnChunks()
-	curs := make([]*colCursor, len(cols))
-	for i, c := range cols {
-		fcc, ok := chunks[c].(*parquet.FileColumnChunk)
-		if !ok {
-			return errors.New("block: unexpected column chunk type")
-		}
-		curs[i] = &colCursor{pages: fcc.PagesFrom(ra), buf: make([]parquet.Value, 1024)}
-		defer curs[i].close()
-	}
-	vals := make([]parquet.Value, len(cols))
-	row := int64(-1)
-	for n := 0; ; n++ {
-		if n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		for i, c := range curs {
-			v, ok, err := c.next()
-			if err != nil {
-				return err
-			}
-			if !ok {
-				if i > 0 {
-					return errors.New("block: sibling columns of different lengths")
-				}
-				return nil
-			}
-			vals[i] = v
-		}
-		if vals[0].RepetitionLevel() == 0 {
-			row++
-		}
-		fn(row, vals)
-	}
 }
 
 // colCursor walks the values of one column chunk page by page.
@@ -360,9 +505,9 @@ func colPath(base []string, leaf ...string) []string {
 	return append(append([]string(nil), base...), leaf...)
 }
 
-// rows returns the rows that satisfy the condition, or nil when the
-// columns cannot decide it (every row stays a candidate).
-func (p *pred) rows(ctx context.Context, schema *parquet.Schema, rg *rowGroupInfo, ra io.ReaderAt) (*rowSet, error) {
+// spec returns how to check the condition on the columns, or nil when
+// they cannot decide it (every row stays a candidate).
+func (p *pred) spec(schema *parquet.Schema) *scanSpec {
 	c := p.cond
 	var col []string
 	switch c.Scope {
@@ -390,25 +535,24 @@ func (p *pred) rows(ctx context.Context, schema *parquet.Schema, rg *rowGroupInf
 		}
 	case traceql.ScopeResource:
 		if c.Name == serviceNameKey && c.Value.Type == traceql.TypeString {
-			return p.serviceNameRows(ctx, schema, rg, ra)
+			return &scanSpec{
+				cols: columns(schema, colPath(resourcePath, "ServiceName"), colPath(resourcePath, "HasServiceName")),
+				match: func(v []parquet.Value) bool {
+					return !v[1].IsNull() && v[1].Boolean() && p.match(traceql.Value{Type: traceql.TypeString, S: unsafeString(v[0].ByteArray())})
+				},
+			}
 		}
-		return p.attrRows(ctx, schema, rg, ra, colPath(resourcePath, "Attrs"))
+		return p.attrSpec(schema, colPath(resourcePath, "Attrs"))
 	case traceql.ScopeSpan:
-		return p.attrRows(ctx, schema, rg, ra, colPath(spanPath, "Attrs"))
+		return p.attrSpec(schema, colPath(spanPath, "Attrs"))
 	}
 	if col == nil {
-		return nil, nil
+		return nil
 	}
-	s := newRowSet(rg.numRows)
-	err := scanColumns(ctx, rg, ra, columns(schema, col), func(row int64, v []parquet.Value) {
-		if v[0].IsNull() {
-			return
-		}
-		if p.matchIntrinsic(v[0]) {
-			s.add(row)
-		}
-	})
-	return s, err
+	return &scanSpec{
+		cols:  columns(schema, col),
+		match: func(v []parquet.Value) bool { return !v[0].IsNull() && p.matchIntrinsic(v[0]) },
+	}
 }
 
 func (p *pred) matchIntrinsic(v parquet.Value) bool {
@@ -426,25 +570,10 @@ func (p *pred) matchIntrinsic(v parquet.Value) bool {
 	return p.match(tv)
 }
 
-// serviceNameRows checks resource.service.name against its own column.
-func (p *pred) serviceNameRows(ctx context.Context, schema *parquet.Schema, rg *rowGroupInfo, ra io.ReaderAt) (*rowSet, error) {
-	s := newRowSet(rg.numRows)
-	cols := columns(schema, colPath(resourcePath, "ServiceName"), colPath(resourcePath, "HasServiceName"))
-	err := scanColumns(ctx, rg, ra, cols, func(row int64, v []parquet.Value) {
-		if v[1].IsNull() || !v[1].Boolean() {
-			return
-		}
-		if p.match(traceql.Value{Type: traceql.TypeString, S: unsafeString(v[0].ByteArray())}) {
-			s.add(row)
-		}
-	})
-	return s, err
-}
-
-// attrRows checks an attribute condition on the Attrs list at base. An
+// attrSpec checks an attribute condition on the Attrs list at base. An
 // attribute stored as an encoded AnyValue (arrays, bytes, maps) keeps its
 // row as a candidate: the engine decides.
-func (p *pred) attrRows(ctx context.Context, schema *parquet.Schema, rg *rowGroupInfo, ra io.ReaderAt, base []string) (*rowSet, error) {
+func (p *pred) attrSpec(schema *parquet.Schema, base []string) *scanSpec {
 	c := p.cond
 	var valCols []string
 	switch c.Value.Type {
@@ -455,43 +584,44 @@ func (p *pred) attrRows(ctx context.Context, schema *parquet.Schema, rg *rowGrou
 	case traceql.TypeBool:
 		valCols = []string{"ValueBool"}
 	default:
-		return nil, nil
+		return nil
 	}
 	paths := [][]string{colPath(base, "Key"), colPath(base, "ValueAny")}
 	for _, vc := range valCols {
 		paths = append(paths, colPath(base, vc))
 	}
-	s := newRowSet(rg.numRows)
-	err := scanColumns(ctx, rg, ra, columns(schema, paths...), func(row int64, v []parquet.Value) {
-		if v[0].IsNull() || s.has(row) || unsafeString(v[0].ByteArray()) != c.Name {
-			return
-		}
-		if !v[1].IsNull() {
-			s.add(row)
-			return
-		}
-		for i, vc := range valCols {
-			x := v[2+i]
-			if x.IsNull() {
-				continue
+	return &scanSpec{
+		cols: columns(schema, paths...),
+		match: func(v []parquet.Value) bool {
+			if v[0].IsNull() || unsafeString(v[0].ByteArray()) != c.Name {
+				return false
 			}
-			var tv traceql.Value
-			switch vc {
-			case "Value":
-				tv = traceql.Value{Type: traceql.TypeString, S: unsafeString(x.ByteArray())}
-			case "ValueInt":
-				tv = traceql.Value{Type: traceql.TypeInt, I: x.Int64()}
-			case "ValueDouble":
-				tv = traceql.Value{Type: traceql.TypeFloat, F: x.Double()}
-			case "ValueBool":
-				tv = traceql.Value{Type: traceql.TypeBool, B: x.Boolean()}
+			if !v[1].IsNull() {
+				return true
 			}
-			if p.match(tv) {
-				s.add(row)
+			for i, vc := range valCols {
+				x := v[2+i]
+				if x.IsNull() {
+					continue
+				}
+				var tv traceql.Value
+				switch vc {
+				case "Value":
+					tv = traceql.Value{Type: traceql.TypeString, S: unsafeString(x.ByteArray())}
+				case "ValueInt":
+					tv = traceql.Value{Type: traceql.TypeInt, I: x.Int64()}
+				case "ValueDouble":
+					tv = traceql.Value{Type: traceql.TypeFloat, F: x.Double()}
+				case "ValueBool":
+					tv = traceql.Value{Type: traceql.TypeBool, B: x.Boolean()}
+				}
+				if p.match(tv) {
+					return true
+				}
 			}
-		}
-	})
-	return s, err
+			return false
+		},
+	}
 }
 
 // match compares a stored value with the condition's literal. It must never

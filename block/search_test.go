@@ -258,3 +258,30 @@ func TestTagSummaryListsEveryKeyAndValue(t *testing.T) {
 		t.Errorf("resource service.name values = %+v, want the 9 generated services, svc-a, \"\" and 5", tv)
 	}
 }
+
+// TestSearchReadsEveryRowOfLargeRowGroups covers row groups of several
+// windows: every trace is handed out once.
+func TestSearchReadsEveryRowOfLargeRowGroups(t *testing.T) {
+	ids, tds := genTraces(5, 3000, 2)
+	bkt := buckets(t)["memory"]
+	m := writeTraces(t, bkt, "t", ids, tds, WriteOptions{RowGroupSpans: 5000})
+	r := NewReader(bkt, m)
+	got := searchAll(t, r, SearchRequest{})
+	want := make([]string, len(ids))
+	for i, id := range ids {
+		want[i] = traceIDHex(id)
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("search handed out %d traces, want each of the %d once", len(got), len(want))
+	}
+	cond := traceql.Condition{Scope: traceql.ScopeResource, Name: "service.name", Op: traceql.OpEq, Value: str("foo")}
+	n := 0
+	for _, id := range searchAll(t, r, SearchRequest{Conditions: []traceql.Condition{cond}}) {
+		_ = id
+		n++
+	}
+	if n == 0 || n == len(ids) {
+		t.Fatalf("service.name = foo selected %d of %d traces", n, len(ids))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -229,18 +230,18 @@ func TagsToTraceQL(tags string) (string, error) {
 	return "{ " + strings.Join(conds, " && ") + " }", nil
 }
 
-// quoteAttr quotes an attribute name that TraceQL cannot take bare.
+// quoteAttr writes an attribute name as a quoted TraceQL name, which takes
+// any key (a bare one could read as a number or hold an operator).
+// Quoted names know only the escapes \" and \\.
 func quoteAttr(k string) string {
-	for _, c := range k {
-		if !(c == '.' || c == '_' || c == '-' || c == '/' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return strconv.Quote(k)
-		}
-	}
-	return k
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(k) + `"`
 }
 
 // parseLogfmt parses `k=v k2="v 2"`.
 func parseLogfmt(s string) ([][2]string, error) {
+	if !utf8.ValidString(s) {
+		return nil, errors.New("not valid UTF-8")
+	}
 	var out [][2]string
 	i := 0
 	for {

@@ -48,6 +48,10 @@ type Ingester struct {
 	// recent are blocks this ingester flushed, still answered for.
 	recent []recentBlock
 
+	// Owns, when set, reports whether this ingester is the first healthy
+	// replica of a trace: metrics queries count a live trace only there.
+	Owns func(tenant string, id model.TraceID) bool
+
 	flushQueue  chan *headBlock
 	flushWG     sync.WaitGroup
 	flushCtx    context.Context

@@ -31,6 +31,14 @@ func (i *Ingester) Search(ctx context.Context, tenant string, e *search.Exec) er
 
 	stats := &pacepb.SearchMetrics{}
 	defer e.AddStats(stats)
+	if e.Request().Kind == pacepb.SearchRequest_METRICS {
+		// Flushed blocks are counted by the queriers' block jobs; every
+		// replica holds the live traces, and only the first counts them.
+		recent = nil
+		if i.Owns != nil {
+			e.CountOwnedOnly(func(id [16]byte) bool { return i.Owns(tenant, id) })
+		}
+	}
 	for _, r := range recent {
 		if e.Done() {
 			return nil

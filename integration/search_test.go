@@ -15,6 +15,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pace-tracing/pace/traceql"
 	"github.com/pace-tracing/pace/traceql/conformance"
 )
 
@@ -108,6 +109,123 @@ func runConformance(t *testing.T, s *Server, where string) {
 		}
 	}
 	t.Logf("%s: %d of %d TraceQL conformance queries give the expected traces", where, len(conformance.Cases)-failed, len(conformance.Cases))
+	runMetricsConformance(t, s, where)
+}
+
+// runMetricsConformance checks every metrics case through
+// /api/metrics/query_range. The range ends now (so the ingesters are
+// asked); samples after the dataset's hour are dropped before comparing.
+func runMetricsConformance(t *testing.T, s *Server, where string) {
+	traces := conformance.Traces()
+	failed := 0
+	for _, c := range conformance.MetricsCases {
+		r := c.Range()
+		q := url.Values{}
+		q.Set("q", c.Query)
+		q.Set("start", strconv.FormatUint(r.Start, 10))
+		q.Set("end", strconv.FormatInt(time.Now().UnixNano(), 10))
+		q.Set("step", time.Duration(r.Step).String())
+		resp, body := s.Do(t, http.MethodGet, "/api/metrics/query_range?"+q.Encode(), "", nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			failed++
+			t.Errorf("%s: %s: %q answered %d: %s", where, c.Name, c.Query, resp.StatusCode, truncate(body))
+			continue
+		}
+		got, err := seriesFromJSON(body, int64(r.End/1e6))
+		if err != nil {
+			failed++
+			t.Errorf("%s: %s: %v: %s", where, c.Name, err, truncate(body))
+			continue
+		}
+		if diffs := conformance.CompareSeries(got, rendered(c.Want(traces)), c.Tolerance); len(diffs) > 0 {
+			failed++
+			t.Errorf("%s: %s: %q:\n%s", where, c.Name, c.Query, strings.Join(diffs, "\n"))
+		}
+	}
+	t.Logf("%s: %d of %d TraceQL metrics queries give the expected series", where, len(conformance.MetricsCases)-failed, len(conformance.MetricsCases))
+}
+
+// rendered is what the JSON API makes of label values: statuses and kinds
+// are strings there, as in Tempo's answers.
+func rendered(series []traceql.Series) []traceql.Series {
+	status := []string{"unset", "ok", "error"}
+	kind := []string{"unspecified", "internal", "server", "client", "producer", "consumer"}
+	for i := range series {
+		for j, l := range series[i].Labels {
+			switch l.Value.Type {
+			case traceql.TypeStatus:
+				series[i].Labels[j].Value = traceql.Value{Type: traceql.TypeString, S: status[l.Value.I]}
+			case traceql.TypeKind:
+				series[i].Labels[j].Value = traceql.Value{Type: traceql.TypeString, S: kind[l.Value.I]}
+			}
+		}
+	}
+	return series
+}
+
+// seriesFromJSON reads Tempo's query_range answer, keeping samples before
+// untilMs; a series left without samples is dropped.
+func seriesFromJSON(body []byte, untilMs int64) ([]traceql.Series, error) {
+	var out struct {
+		Series []struct {
+			Labels []struct {
+				Key   string         `json:"key"`
+				Value map[string]any `json:"value"`
+			} `json:"labels"`
+			Samples []struct {
+				TimestampMs string  `json:"timestampMs"`
+				Value       float64 `json:"value"`
+			} `json:"samples"`
+		} `json:"series"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	var series []traceql.Series
+	for _, js := range out.Series {
+		var s traceql.Series
+		for _, l := range js.Labels {
+			v, err := valueFromJSON(l.Value)
+			if err != nil {
+				return nil, fmt.Errorf("label %s: %w", l.Key, err)
+			}
+			s.Labels = append(s.Labels, traceql.Attr{Key: l.Key, Value: v})
+		}
+		for _, p := range js.Samples {
+			ts, err := strconv.ParseInt(p.TimestampMs, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("timestampMs %q: %w", p.TimestampMs, err)
+			}
+			if ts < untilMs {
+				s.Samples = append(s.Samples, traceql.Sample{TimestampMs: ts, Value: p.Value})
+			}
+		}
+		if len(s.Samples) > 0 {
+			series = append(series, s)
+		}
+	}
+	return series, nil
+}
+
+func valueFromJSON(m map[string]any) (traceql.Value, error) {
+	for k, v := range m {
+		switch k {
+		case "stringValue":
+			return traceql.Value{Type: traceql.TypeString, S: v.(string)}, nil
+		case "intValue":
+			n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+			return traceql.Value{Type: traceql.TypeInt, I: n}, err
+		case "doubleValue":
+			f, ok := v.(float64)
+			if !ok {
+				return traceql.Value{}, fmt.Errorf("doubleValue %v", v)
+			}
+			return traceql.Value{Type: traceql.TypeFloat, F: f}, nil
+		case "boolValue":
+			return traceql.Value{Type: traceql.TypeBool, B: v == true}, nil
+		}
+	}
+	return traceql.Value{}, nil
 }
 
 func minus(a, b []string) []string {

@@ -59,9 +59,15 @@ func (q *Querier) searchBlocks(ctx context.Context, req *pacepb.SearchRequest, e
 	if req.End != 0 {
 		end = time.Unix(0, int64(req.End))
 	}
+	metrics := req.Kind == pacepb.SearchRequest_METRICS
+	if metrics {
+		// Shards slice the trace-ID space (see Exec.BlockRequest): every
+		// block is read, and a span in several blocks counts once.
+		e.CountSpansOnce()
+	}
 	var readers []*block.Reader
 	for _, r := range q.store.readers(req.Tenant, start, end) {
-		if inShard(r.Meta().BlockID, req.BlockShard, req.BlockShards) {
+		if metrics || inShard(r.Meta().BlockID, req.BlockShard, req.BlockShards) {
 			readers = append(readers, r)
 		}
 	}
@@ -70,7 +76,14 @@ func (q *Querier) searchBlocks(ctx context.Context, req *pacepb.SearchRequest, e
 	var mu sync.Mutex
 	defer e.AddStats(stats)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(q.blockConcurrency)
+	// A search stops at its limit, usually within the first blocks: one
+	// block at a time per job (the frontend runs several jobs at once)
+	// reads the least. Tags and metrics read every block anyway.
+	if req.Kind == pacepb.SearchRequest_SEARCH {
+		g.SetLimit(1)
+	} else {
+		g.SetLimit(q.blockConcurrency)
+	}
 	for _, r := range readers {
 		if e.Done() || gctx.Err() != nil {
 			break

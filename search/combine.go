@@ -97,9 +97,15 @@ func (c *Combiner) Add(resp *pacepb.SearchResponse) error {
 }
 
 // Response is the combined answer: traces newest first and at most limit of
-// them, tags and values sorted.
+// them, tags and values sorted, the merged metrics state.
 func (c *Combiner) Response() *pacepb.SearchResponse {
 	resp := &pacepb.SearchResponse{Metrics: c.metrics}
+	if c.acc != nil {
+		b, err := c.acc.Marshal()
+		if err == nil {
+			resp.MetricsPartial = b
+		}
+	}
 	for _, t := range c.traces {
 		resp.Traces = append(resp.Traces, t)
 	}

@@ -90,6 +90,65 @@ type Exec struct {
 	mu      sync.Mutex
 	comb    *Combiner
 	metrics *traceql.Metrics
+	owns    func(id [16]byte) bool
+	seen    map[uint64]struct{}
+	// the owns answer for the last trace asked about
+	lastID           [16]byte
+	lastOwn, lastSet bool
+}
+
+// CountOwnedOnly makes a metrics request count only the traces for which
+// owns is true: an ingester counts the traces it is the first replica of,
+// so that replicas do not count a span several times.
+func (e *Exec) CountOwnedOnly(owns func(id [16]byte) bool) {
+	if e.metrics == nil {
+		return
+	}
+	e.owns = owns
+	e.metrics.Keep = e.keep
+}
+
+// CountSpansOnce makes a metrics request count a span (trace and span ID)
+// once however many blocks hold a copy of it: blocks written by the
+// replicas of one trace, before the compactor has merged them.
+func (e *Exec) CountSpansOnce() {
+	if e.metrics == nil {
+		return
+	}
+	e.seen = map[uint64]struct{}{}
+	e.metrics.Keep = e.keep
+}
+
+// keep runs under e.mu (Add holds it around Observe).
+func (e *Exec) keep(t *traceql.Trace, s *traceql.Span) bool {
+	if e.owns != nil {
+		if !e.lastSet || e.lastID != t.ID {
+			e.lastID, e.lastOwn, e.lastSet = t.ID, e.owns(t.ID), true
+		}
+		if !e.lastOwn {
+			return false
+		}
+	}
+	if e.seen != nil {
+		h := spanHash(t.ID, s.ID)
+		if _, dup := e.seen[h]; dup {
+			return false
+		}
+		e.seen[h] = struct{}{}
+	}
+	return true
+}
+
+// spanHash is FNV-1a over the trace and span IDs.
+func spanHash(tid [16]byte, sid [8]byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range tid {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	for _, b := range sid {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	return h
 }
 
 // NewExec prepares req (normalized) for evaluation.
@@ -123,8 +182,14 @@ func NewExec(req *pacepb.SearchRequest) (*Exec, error) {
 func (e *Exec) Request() *pacepb.SearchRequest { return e.req }
 
 // BlockRequest is what a block needs to know to skip what cannot match.
+// A metrics job over blocks covers a slice of the trace-ID space rather
+// than a set of blocks, so that every copy of a trace is in one job.
 func (e *Exec) BlockRequest() block.SearchRequest {
-	return block.SearchRequest{Conditions: e.conds, Start: e.req.Start, End: e.req.End}
+	br := block.SearchRequest{Conditions: e.conds, Start: e.req.Start, End: e.req.End}
+	if e.req.Kind == pacepb.SearchRequest_METRICS {
+		br.IDShard, br.IDShards = int(e.req.BlockShard), int(e.req.BlockShards)
+	}
+	return br
 }
 
 // MatchesAll reports whether the query selects every span ({} or empty):

@@ -42,7 +42,7 @@ func FuzzParse(f *testing.F) {
 		q.Match(tr)
 		q.Conditions()
 		if q.IsMetrics() {
-			q.observe(tr, 0, 10000, &recorder{})
+			q.observe(tr, 0, 10000, nil, &recorder{})
 		}
 	})
 }

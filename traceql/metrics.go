@@ -90,6 +90,11 @@ const (
 type Metrics struct {
 	q *Query // set by the evaluator (Query.NewMetrics); only carried here
 
+	// Keep, when set, is asked about every matched span before it counts;
+	// false skips it. Storage uses it to count each span once where
+	// replicas hold copies. Not part of the marshaled state.
+	Keep func(t *Trace, s *Span) bool
+
 	spec      MetricsSpec
 	r         MetricsRange
 	n         int     // number of intervals

@@ -26,7 +26,7 @@ func (q *Query) NewMetrics(r MetricsRange) (*Metrics, error) {
 // (durations in seconds; NaN when the span has no numeric value, which the
 // accumulator skips).
 func (m *Metrics) Observe(t *Trace) {
-	m.q.observe(t, m.r.Start, m.r.End, m)
+	m.q.observe(t, m.r.Start, m.r.End, m.Keep, m)
 }
 
 // metricsSink receives observed spans; *Metrics is one.
@@ -57,7 +57,7 @@ func compileMetrics(m *metricsStage) *metricsProg {
 // observe feeds sink with the matched spans of t that start in
 // [start, end). The by slice passed to add is reused between calls: add
 // must not keep it.
-func (q *Query) observe(t *Trace, start, end uint64, sink metricsSink) {
+func (q *Query) observe(t *Trace, start, end uint64, keep func(*Trace, *Span) bool, sink metricsSink) {
 	if t == nil || len(t.Spans) == 0 || q.mprog == nil {
 		return
 	}
@@ -71,7 +71,7 @@ func (q *Query) observe(t *Trace, start, end uint64, sink metricsSink) {
 	for _, i := range q.matchedSpans(c) {
 		s := &t.Spans[i]
 		ts := s.StartTimeUnixNano
-		if ts < start || ts >= end {
+		if ts < start || ts >= end || keep != nil && !keep(t, s) {
 			continue
 		}
 		c.idx = i

@@ -54,7 +54,7 @@ func TestObserveRouting(t *testing.T) {
 	}
 	for _, c := range cases {
 		var r recorder
-		mustParse(t, c.q).observe(tr, c.start, c.end, &r)
+		mustParse(t, c.q).observe(tr, c.start, c.end, nil, &r)
 		if !reflect.DeepEqual(r.got, c.want) {
 			t.Errorf("%s\n got  %q\n want %q", c.q, r.got, c.want)
 		}
