@@ -3,6 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +138,7 @@ func clusterRoundTrip(t *testing.T, c *Cluster, rf int) []ExpectedTrace {
 	}
 
 	c.ReadAll(t, traces, readWorkers, "after ingest (half in blocks, half live)")
+	checkClusterSearch(t, c, traces, "rt", "after ingest (half in blocks, half live)")
 
 	compacted0 := c.MetricSum(t, "pace_compactor_blocks_compacted_total", nil, c.Compactors()...)
 	c.FlushIngesters(t)
@@ -153,6 +158,7 @@ func clusterRoundTrip(t *testing.T, c *Cluster, rf int) []ExpectedTrace {
 	// querier and MinIO CPU (about 200-260 reads/s on two cores), so the
 	// full 10,000 would add ~45 s per layout.
 	c.ReadAll(t, every(traces, 5), readWorkers, "every 5th trace after flush and compaction (from compacted blocks)")
+	checkClusterSearch(t, c, traces, "rt", "after flush and compaction")
 	logBlocks(t, c)
 
 	// The metrics-generator got the spans the distributors forwarded.
@@ -161,6 +167,96 @@ func clusterRoundTrip(t *testing.T, c *Cluster, rf int) []ExpectedTrace {
 		t.Errorf("pace_distributor_generator_forwarded_traces_total = %g on the distributors, want > 0", v)
 	}
 	return traces
+}
+
+// checkClusterSearch searches through every query-frontend: each trace
+// with the label is found exactly once (replicas and blocks merged), and a
+// count_over_time counts every span once although RF copies exist. The
+// block list reaches the queriers by polling, so the check is retried for
+// a while.
+func checkClusterSearch(t *testing.T, c *Cluster, traces []ExpectedTrace, label, when string) {
+	t.Helper()
+	want := map[string]bool{}
+	errSpans := 0
+	for i, tr := range traces {
+		want[tr.ID] = true
+		if i%10 == 0 {
+			errSpans++ // makeTraces: the last span of every 10th trace
+		}
+	}
+	spans := countSpans(traces)
+	now := time.Now()
+	for _, fe := range c.Frontends() {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			problem := clusterSearchProblem(t, fe, want, spans, errSpans, label, now)
+			if problem == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s, search through %s: %s", when, fe.Name(), problem)
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+func clusterSearchProblem(t *testing.T, fe *Server, want map[string]bool, spans, errSpans int, label string, now time.Time) string {
+	q := url.Values{}
+	q.Set("q", fmt.Sprintf(`{ resource.test.label = %q }`, label))
+	q.Set("limit", strconv.Itoa(len(want)+100))
+	q.Set("spss", "1")
+	q.Set("start", strconv.FormatInt(now.Add(-10*time.Minute).Unix(), 10))
+	q.Set("end", strconv.FormatInt(now.Add(time.Minute).Unix(), 10))
+	got, code, body := fe.search(t, "", q)
+	if code != http.StatusOK {
+		return fmt.Sprintf("search answered %d: %s", code, body)
+	}
+	seen := map[string]bool{}
+	for _, tr := range got.Traces {
+		if seen[tr.TraceID] {
+			return fmt.Sprintf("trace %s returned twice", tr.TraceID)
+		}
+		if !want[tr.TraceID] {
+			return fmt.Sprintf("trace %s was not sent", tr.TraceID)
+		}
+		seen[tr.TraceID] = true
+	}
+	if len(seen) != len(want) {
+		return fmt.Sprintf("search found %d of the %d traces", len(seen), len(want))
+	}
+	for _, m := range []struct {
+		q    string
+		want int
+	}{
+		{fmt.Sprintf(`{ resource.test.label = %q } | count_over_time()`, label), spans},
+		{fmt.Sprintf(`{ resource.test.label = %q && status = error } | count_over_time()`, label), errSpans},
+	} {
+		mq := url.Values{}
+		mq.Set("q", m.q)
+		mq.Set("start", strconv.FormatInt(now.Add(-10*time.Minute).UnixNano(), 10))
+		mq.Set("end", strconv.FormatInt(now.Add(time.Minute).UnixNano(), 10))
+		mq.Set("step", "11m")
+		resp, b := fe.Do(t, http.MethodGet, "/api/metrics/query_range?"+mq.Encode(), "", nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Sprintf("%s answered %d: %s", m.q, resp.StatusCode, truncate(b))
+		}
+		series, err := seriesFromJSON(b, math.MaxInt64)
+		if err != nil {
+			return err.Error()
+		}
+		total := 0.0
+		for _, s := range series {
+			for _, p := range s.Samples {
+				total += p.Value
+			}
+		}
+		if total != float64(m.want) {
+			return fmt.Sprintf("%s counted %g spans, want %d (each span once)", m.q, total, m.want)
+		}
+	}
+	return ""
 }
 
 // waitBlocks waits until the bucket holds n blocks (meta.json files).
