@@ -407,6 +407,7 @@ func (a *App) initQueryFrontend() (services.Service, error) {
 			return rs.GetAddresses(), nil
 		},
 		Pool: a.pool, Self: a.selfAddr(), Shards: a.cfg.QueryFrontend.QueryShards, Retries: 2,
+		SearchConcurrency: a.cfg.QueryFrontend.SearchConcurrency,
 	}
 	if runs(a.targets, Querier) {
 		s.Local = localQuerier{a}

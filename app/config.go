@@ -39,6 +39,9 @@ type QueryFrontendConfig struct {
 	// QueryShards is the number of block shards of a trace-by-ID request,
 	// each a job for one querier (plus one job for the ingesters).
 	QueryShards int `yaml:"query_shards"`
+	// SearchConcurrency bounds the jobs of one search in flight; the rest
+	// start only while the limit is not reached yet.
+	SearchConcurrency int `yaml:"search_concurrency"`
 }
 
 // ServerConfig is the HTTP API server (port 3200) and logging.
@@ -76,7 +79,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Server.GRPCListenAddress, "server.grpc-listen-address", "", "gRPC address between roles (empty: all interfaces); opened only in a cluster.")
 	f.IntVar(&c.Server.GRPCListenPort, "server.grpc-listen-port", 9095, "gRPC port between roles.")
 	c.Cluster.RegisterFlags(f)
-	f.IntVar(&c.QueryFrontend.QueryShards, "query-frontend.query-shards", 4, "Block shards of a trace-by-ID request, each a querier job.")
+	f.IntVar(&c.QueryFrontend.QueryShards, "query-frontend.query-shards", 4, "Block shards of a trace-by-ID or search request, each a querier job.")
+	f.IntVar(&c.QueryFrontend.SearchConcurrency, "query-frontend.search-concurrency", 0, "Jobs of one search in flight at once (0: all); later jobs start only while the search's limit is not reached.")
 	c.Compactor.RegisterFlags(f)
 	f.StringVar(&c.Server.LogLevel, "log.level", "info", "Log level: debug, info, warn, error.")
 	f.DurationVar(&c.Server.GracefulShutdownTimeout, "server.graceful-shutdown-timeout", 10*time.Second, "Longest a clean shutdown may take.")
@@ -96,6 +100,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server.http_listen_port %d is out of range", c.Server.HTTPListenPort)
 	}
 	c.Ingester.WALPath = c.Storage.Trace.WAL.Path
+	if c.QueryFrontend.SearchConcurrency < 0 {
+		return errors.New("query_frontend.search_concurrency must not be negative")
+	}
 	if c.QueryFrontend.QueryShards < 1 {
 		return errors.New("query_frontend.query_shards must be at least 1")
 	}

@@ -6,6 +6,7 @@
 #
 # Environment (defaults in brackets):
 #   SPANS [1000000]  RATE [100000] spans/s while loading  N [200] requests per query
+#   N_SLOW [10] requests of the queries that read every block (needle, count(), metrics)
 #   HTTP_PORT [3200]  GRPC_PORT [4317]  PACE_ARGS [] (extra server flags)
 #   KEEP_DATA [0]  PACE_BIN [] (a server binary instead of building ./cmd/pace)
 set -euo pipefail
@@ -13,6 +14,7 @@ set -euo pipefail
 SPANS=${SPANS:-1000000}
 RATE=${RATE:-100000}
 N=${N:-200}
+N_SLOW=${N_SLOW:-10}
 HTTP_PORT=${HTTP_PORT:-3200}
 GRPC_PORT=${GRPC_PORT:-4317}
 PACE_ARGS=${PACE_ARGS:-}
@@ -84,11 +86,14 @@ blocks=$(find "$D/blocks" -name meta.json | wc -l)
 bytes=$(du -sb "$D/blocks" | cut -f1)
 echo "blocks $blocks, $((bytes / 1024 / 1024)) MiB on disk"
 
-echo "== queries, $N each, one at a time"
+echo "== queries, one at a time: $N each"
 bin/searchbench -url "$BASE" -n "$N" \
 	-search '{ resource.service.name = "foo" && span.http.status_code = 500 }' \
+	-values 'resource.service.name' \
+	-values 'span.http.method'
+[[ $N_SLOW -gt 0 ]] || exit 0
+echo "== queries that read every block: $N_SLOW each"
+bin/searchbench -url "$BASE" -n "$N_SLOW" -warmup 1 \
 	-search '{ resource.service.name = "foo" && span.http.status_code = 500 && span.user.id = "user-00042" }' \
 	-search '{ span.http.status_code = 500 } | count() > 2' \
-	-values 'resource.service.name' \
-	-values 'span.http.method' \
 	-metrics '{ status = error } | rate() by (resource.service.name)'

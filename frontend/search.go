@@ -59,7 +59,14 @@ func (s *Sharder) Search(ctx context.Context, req *pacepb.SearchRequest) (*searc
 		defer mu.Unlock()
 		return comb.Done()
 	}
-	err = s.runJobs(ctx, addrs, len(jobs), func(ctx context.Context, addr string, i int) error {
+	// A search usually has its limit after the first jobs: running them a
+	// few at a time, in order (ingesters, then block shards), leaves the
+	// rest unstarted. Tags and metrics need every job.
+	concurrency := 0
+	if req.Kind == pacepb.SearchRequest_SEARCH {
+		concurrency = s.SearchConcurrency
+	}
+	err = s.runJobs(ctx, addrs, len(jobs), concurrency, func(ctx context.Context, addr string, i int) error {
 		resp, err := s.runSearch(ctx, addr, jobs[i])
 		if err != nil {
 			return err

@@ -37,6 +37,8 @@ type Sharder struct {
 	Local    JobRunner // this process's querier, or nil
 	Shards   int       // block shards per request
 	Retries  int       // extra attempts per job, each on another querier
+	// SearchConcurrency bounds the jobs of one search in flight (0: all).
+	SearchConcurrency int
 }
 
 // FindTraceByID implements TraceFinder.
@@ -56,7 +58,7 @@ func (s *Sharder) FindTraceByID(ctx context.Context, tenant string, id model.Tra
 		mu    sync.Mutex
 		parts []ptrace.Traces
 	)
-	err = s.runJobs(ctx, addrs, len(jobs), func(ctx context.Context, addr string, i int) error {
+	err = s.runJobs(ctx, addrs, len(jobs), 0, func(ctx context.Context, addr string, i int) error {
 		td, found, err := s.run(ctx, addr, tenant, id, start, end, jobs[i])
 		if err == nil && found {
 			mu.Lock()
@@ -78,12 +80,15 @@ func (s *Sharder) FindTraceByID(ctx context.Context, tenant string, id model.Tra
 // random one on; a failed job is retried on the next querier, up to
 // Retries times. Once done() reports true the remaining jobs are cancelled
 // and their errors ignored.
-func (s *Sharder) runJobs(ctx context.Context, addrs []string, n int, fn func(ctx context.Context, addr string, job int) error, done func() bool) error {
+func (s *Sharder) runJobs(ctx context.Context, addrs []string, n, concurrency int, fn func(ctx context.Context, addr string, job int) error, done func() bool) error {
 	if done == nil {
 		done = func() bool { return false }
 	}
 	first := rand.IntN(len(addrs))
 	g, gctx := errgroup.WithContext(ctx)
+	if concurrency > 0 {
+		g.SetLimit(concurrency)
+	}
 	cctx, cancel := context.WithCancel(gctx)
 	defer cancel()
 	for i := 0; i < n; i++ {
