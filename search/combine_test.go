@@ -7,7 +7,9 @@ import (
 	"github.com/pace-tracing/pace/traceql"
 )
 
-func span(id byte) *pacepb.SearchSpan { return &pacepb.SearchSpan{SpanId: []byte{id, 0, 0, 0, 0, 0, 0, 0}} }
+func span(id byte) *pacepb.SearchSpan {
+	return &pacepb.SearchSpan{SpanId: []byte{id, 0, 0, 0, 0, 0, 0, 0}}
+}
 
 // TestCombinerMergesReplicaAnswers: the same trace from three sources (two
 // replicas and a block with a later part) becomes one result with every
