@@ -2,8 +2,6 @@ package block
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -753,7 +751,11 @@ func traceFromRow(row *pqTrace) (*traceql.Trace, error) {
 					sp.Events = make([]traceql.Event, len(ps.Events))
 					for e := range ps.Events {
 						pe := &ps.Events[e]
-						sp.Events[e] = traceql.Event{Name: pe.Name, TimeSinceStartNano: pe.TimeSinceStartNano}
+						since := pe.TimeSinceStartNano
+						if int64(since) < 0 {
+							since = 0 // an event before its span's start (stored wrapped), as the live model has it
+						}
+						sp.Events[e] = traceql.Event{Name: pe.Name, TimeSinceStartNano: since}
 						if sp.Events[e].Attrs, err = appendAttrs(nil, pe.Attrs); err != nil {
 							return nil, err
 						}
@@ -808,38 +810,11 @@ func appendAttrs(dst []traceql.Attr, attrs []pqAttr) ([]traceql.Attr, error) {
 			if err := decodeAnyValue(a.Any, pv); err != nil {
 				return nil, fmt.Errorf("attribute %q: %w", a.Key, err)
 			}
-			v = valueFromPdata(pv)
+			v = traceql.ValueFromOTLP(pv)
 		}
 		dst = append(dst, traceql.Attr{Key: a.Key, Value: v})
 	}
 	return dst, nil
-}
-
-// valueFromPdata converts the attribute kinds stored as AnyValue.
-func valueFromPdata(v pcommon.Value) traceql.Value {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return traceql.Value{Type: traceql.TypeString, S: v.Str()}
-	case pcommon.ValueTypeInt:
-		return traceql.Value{Type: traceql.TypeInt, I: v.Int()}
-	case pcommon.ValueTypeDouble:
-		return traceql.Value{Type: traceql.TypeFloat, F: v.Double()}
-	case pcommon.ValueTypeBool:
-		return traceql.Value{Type: traceql.TypeBool, B: v.Bool()}
-	case pcommon.ValueTypeBytes:
-		return traceql.Value{Type: traceql.TypeString, S: base64.StdEncoding.EncodeToString(v.Bytes().AsRaw())}
-	case pcommon.ValueTypeSlice:
-		s := v.Slice()
-		arr := make([]traceql.Value, s.Len())
-		for i := range arr {
-			arr[i] = valueFromPdata(s.At(i))
-		}
-		return traceql.Value{Type: traceql.TypeArray, Arr: arr}
-	case pcommon.ValueTypeMap:
-		b, _ := json.Marshal(v.Map().AsRaw())
-		return traceql.Value{Type: traceql.TypeString, S: string(b)}
-	}
-	return traceql.Value{}
 }
 
 // unsafeString views b as a string without copying; only for comparisons

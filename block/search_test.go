@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"testing"
 
 	"github.com/pace-tracing/pace/traceql"
@@ -284,4 +286,52 @@ func TestSearchReadsEveryRowOfLargeRowGroups(t *testing.T) {
 	if n == 0 || n == len(ids) {
 		t.Fatalf("service.name = foo selected %d of %d traces", n, len(ids))
 	}
+}
+
+// TestBlockAndLiveModelsAgree: a trace read back from a block gives the
+// same TraceQL model as the same trace converted from OTLP (the ingester's
+// path), so a query answers alike on live data and blocks.
+func TestBlockAndLiveModelsAgree(t *testing.T) {
+	ids, _ := genTraces(9, 1, 1)
+	td := richTrace(ids[0])
+	bkt := buckets(t)["memory"]
+	m := writeTraces(t, bkt, "t", ids, []ptrace.Traces{td}, WriteOptions{})
+	var fromBlock *traceql.Trace
+	if _, err := NewReader(bkt, m).Search(context.Background(), SearchRequest{}, func(tr *traceql.Trace) bool { fromBlock = tr; return true }); err != nil {
+		t.Fatal(err)
+	}
+	live := traceql.TracesFromOTLP(td)
+	if fromBlock == nil || len(live) != 1 {
+		t.Fatalf("block gave %v, OTLP %d traces", fromBlock, len(live))
+	}
+	if got, want := normTrace(fromBlock), normTrace(live[0]); got != want {
+		t.Errorf("block model differs from the live one:\n block %s\n live  %s", got, want)
+	}
+}
+
+// normTrace prints a trace with attributes sorted and shared pointers
+// replaced by their content.
+func normTrace(tr *traceql.Trace) string {
+	attrs := func(as []traceql.Attr) string {
+		s := make([]string, len(as))
+		for i, a := range as {
+			s[i] = fmt.Sprintf("%s=%+v", a.Key, a.Value)
+		}
+		slices.Sort(s)
+		return fmt.Sprint(s)
+	}
+	out := fmt.Sprintf("%x root=%q/%q start=%d dur=%d\n", tr.ID, tr.RootServiceName, tr.RootSpanName, tr.StartTimeUnixNano, tr.DurationNano)
+	for _, s := range tr.Spans {
+		out += fmt.Sprintf("span %x parent=%x/%d %q kind=%d status=%d/%q %d+%d attrs=%s res=%s scope=%s/%s/%s",
+			s.ID, s.ParentID, s.Parent, s.Name, s.Kind, s.StatusCode, s.StatusMessage, s.StartTimeUnixNano, s.DurationNano,
+			attrs(s.Attrs), attrs(s.Resource.Attrs), s.Scope.Name, s.Scope.Version, attrs(s.Scope.Attrs))
+		for _, e := range s.Events {
+			out += fmt.Sprintf(" event %q +%d %s", e.Name, e.TimeSinceStartNano, attrs(e.Attrs))
+		}
+		for _, l := range s.Links {
+			out += fmt.Sprintf(" link %x/%x %s", l.TraceID, l.SpanID, attrs(l.Attrs))
+		}
+		out += "\n"
+	}
+	return out
 }

@@ -141,7 +141,7 @@ func (s *tagSet) addAttr(a *pqAttr) {
 			s.other = true
 			return
 		}
-		if v := valueFromPdata(pv); v.Type == traceql.TypeString {
+		if v := traceql.ValueFromOTLP(pv); v.Type == traceql.TypeString {
 			s.addString(v.S)
 		} else {
 			s.other = true // arrays

@@ -354,15 +354,7 @@ func (i *Ingester) flushBlock(hb *headBlock) error {
 // FindTraceByID returns the tenant's spans of the trace that are in memory
 // (head and blocks waiting for their flush); found is false if there are none.
 func (i *Ingester) FindTraceByID(ctx context.Context, tenant string, id model.TraceID) (ptrace.Traces, bool, error) {
-	i.mu.RLock()
-	inst := i.instances[tenant]
-	var recent []*block.Reader
-	for _, rb := range i.recent {
-		if rb.tenant == tenant {
-			recent = append(recent, rb.r)
-		}
-	}
-	i.mu.RUnlock()
+	inst, recent := i.tenantData(tenant)
 	var found []ptrace.Traces
 	for _, r := range recent {
 		td, ok, err := r.FindTraceByID(ctx, id)
@@ -382,6 +374,20 @@ func (i *Ingester) FindTraceByID(ctx context.Context, tenant string, id model.Tr
 	}
 	td, ok := model.Merge(found)
 	return td, ok, nil
+}
+
+// tenantData is the tenant's in-memory data (nil if none) and its recently
+// flushed blocks.
+func (i *Ingester) tenantData(tenant string) (*instance, []*block.Reader) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	var recent []*block.Reader
+	for _, rb := range i.recent {
+		if rb.tenant == tenant {
+			recent = append(recent, rb.r)
+		}
+	}
+	return i.instances[tenant], recent
 }
 
 // findLive returns the trace's spans held in memory.

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/pace-tracing/pace/block"
 	"github.com/pace-tracing/pace/model"
 	"github.com/pace-tracing/pace/pacepb"
 	"github.com/pace-tracing/pace/search"
@@ -19,16 +18,7 @@ import (
 // for their flush) and its recently flushed blocks, stopping early once e
 // is done.
 func (i *Ingester) Search(ctx context.Context, tenant string, e *search.Exec) error {
-	i.mu.RLock()
-	inst := i.instances[tenant]
-	var recent []*block.Reader
-	for _, rb := range i.recent {
-		if rb.tenant == tenant {
-			recent = append(recent, rb.r)
-		}
-	}
-	i.mu.RUnlock()
-
+	inst, recent := i.tenantData(tenant)
 	stats := &pacepb.SearchMetrics{}
 	defer e.AddStats(stats)
 	if e.Request().Kind == pacepb.SearchRequest_METRICS {

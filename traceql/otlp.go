@@ -333,6 +333,11 @@ func (a *attrArena) convert(m pcommon.Map) []Attr {
 	return a.buf[start:len(a.buf):len(a.buf)]
 }
 
+// ValueFromOTLP converts an OTLP attribute value as TracesFromOTLP does
+// (bytes as base64, maps as JSON, arrays of scalars as TypeArray): storage
+// that keeps OTLP values uses it so that both give the same answers.
+func ValueFromOTLP(v pcommon.Value) Value { return convertValue(v, true) }
+
 // convertValue converts one attribute value; top is false for the elements
 // of a slice, whose nested slices become JSON strings.
 func convertValue(v pcommon.Value, top bool) Value {
