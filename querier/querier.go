@@ -90,6 +90,9 @@ func (q *Querier) FindTraceByIDJob(ctx context.Context, tenant string, id model.
 			g.Go(func() error {
 				td, ok, err := r.FindTraceByID(gctx, id)
 				if err != nil {
+					if q.store.gone(gctx, r) {
+						return nil
+					}
 					return fmt.Errorf("block %s: %w", r.Meta().BlockID, err)
 				}
 				if ok {

@@ -34,8 +34,11 @@ func (f *RingLiveFinder) FindTraceByID(ctx context.Context, tenant string, id mo
 	if err != nil {
 		return ptrace.Traces{}, false, err
 	}
-	// Every replica is asked; any answer counts. A read fails only when no
-	// replica answers: the rest of the trace is in blocks or other replicas.
+	// Every replica is asked. A write succeeded on a quorum of them, so a
+	// "not found" means something only when at most MaxErrors replicas
+	// failed to answer: otherwise the replicas that answered may be just
+	// the ones that missed the write, and the read fails (the frontend
+	// retries the job on another querier) rather than say "not found".
 	var (
 		mu     sync.Mutex
 		parts  []ptrace.Traces
@@ -61,8 +64,8 @@ func (f *RingLiveFinder) FindTraceByID(ctx context.Context, tenant string, id mo
 		}()
 	}
 	wg.Wait()
-	if answer == 0 && len(errs) > 0 {
-		return ptrace.Traces{}, false, errors.Join(errs...)
+	if len(errs) > rs.MaxErrors {
+		return ptrace.Traces{}, false, fmt.Errorf("%d of %d ingesters answered: %w", answer, len(rs.Instances), errors.Join(errs...))
 	}
 	td, ok := model.Merge(parts)
 	return td, ok, nil

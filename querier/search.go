@@ -100,6 +100,9 @@ func (q *Querier) searchBlocks(ctx context.Context, req *pacepb.SearchRequest, e
 			if ts, err := r.Tags(gctx); err == nil && e.AddSummary(ts) {
 				return nil
 			} else if err != nil && !errors.Is(err, block.ErrNoTagSummary) {
+				if q.store.gone(gctx, r) {
+					return nil
+				}
 				return err
 			}
 			st, err := r.Search(gctx, e.BlockRequest(), e.Add)
@@ -107,7 +110,7 @@ func (q *Querier) searchBlocks(ctx context.Context, req *pacepb.SearchRequest, e
 			stats.InspectedTraces += uint64(st.InspectedTraces)
 			stats.InspectedBytes += uint64(st.InspectedBytes)
 			mu.Unlock()
-			if err != nil {
+			if err != nil && !q.store.gone(gctx, r) {
 				return fmt.Errorf("block %s: %w", m.BlockID, err)
 			}
 			return nil

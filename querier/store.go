@@ -80,20 +80,22 @@ func (s *Store) AddBlock(tenant string, m *block.Meta) {
 	}
 }
 
-// ReplaceBlocks swaps compacted inputs for their output (the output holds
-// all their data, so no query misses anything in between).
-func (s *Store) ReplaceBlocks(tenant string, out *block.Meta, inputs []*block.Meta) {
+// ReplaceBlocks makes a compaction's output visible at once. Its inputs
+// stay searchable until they are deleted (compacted_block_retention later):
+// other queriers learn of the output only at their next poll, and a
+// query-frontend spreads one request's block shards over several queriers,
+// so until every querier knows the output the inputs must remain where
+// some querier may look for them. Duplicates are merged away by readers.
+func (s *Store) ReplaceBlocks(tenant string, out *block.Meta, _ []*block.Meta) {
 	s.AddBlock(tenant, out)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	bl := s.tenants[tenant]
-	for _, in := range inputs {
-		if r, ok := bl[in.BlockID]; ok {
-			_ = r.Close()
-			delete(bl, in.BlockID)
-			s.blocks.Dec()
-		}
-	}
+}
+
+// gone reports whether an error reading r's block came from the block
+// having been deleted (its meta.json is gone): compacted away, its data is
+// in the output, so the block is simply skipped.
+func (s *Store) gone(ctx context.Context, r *block.Reader) bool {
+	ok, err := s.bkt.Exists(ctx, r.Meta().Dir()+block.MetaFile)
+	return err == nil && !ok
 }
 
 // poll lists every tenant's blocks: new ones are added, vanished ones dropped.
@@ -184,16 +186,26 @@ func (s *Store) readers(tenant string, start, end time.Time) []*block.Reader {
 }
 
 // liveBlocks is a tenant's block list: the compactor's index when it is
-// fresh (one read instead of a listing), else a listing. Blocks the
-// compactor has replaced are left out either way.
+// fresh (one read instead of a listing), else a listing. Compacted blocks
+// are in it until they are deleted.
 func (s *Store) liveBlocks(ctx context.Context, tenant string) ([]*block.Meta, error) {
 	idx, err := block.ReadIndex(ctx, s.bkt, tenant)
 	if err == nil && time.Since(idx.CreatedAt) < s.cfg.IndexMaxAge {
 		// Blocks flushed since the index was written are not in it yet: their
 		// ingesters keep answering for them (ingester.complete_block_timeout)
 		// until a later index lists them.
-		return idx.Metas, nil
+		return withCompacted(idx.Metas, idx.Compacted), nil
 	}
-	live, _, err := block.ListBlocksAndCompacted(ctx, s.bkt, tenant)
-	return live, err
+	live, compacted, err := block.ListBlocksAndCompacted(ctx, s.bkt, tenant)
+	return withCompacted(live, compacted), err
+}
+
+// withCompacted adds the compacted blocks not yet deleted to the live ones
+// (see ReplaceBlocks).
+func withCompacted(live []*block.Meta, compacted []*block.CompactedMeta) []*block.Meta {
+	out := append(make([]*block.Meta, 0, len(live)+len(compacted)), live...)
+	for _, c := range compacted {
+		out = append(out, &c.Meta)
+	}
+	return out
 }
