@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/bits"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -16,10 +17,6 @@ import (
 
 	"github.com/pace-tracing/pace/traceql"
 )
-
-// NoRoot is what a trace without a root span reports as its root service
-// and root span name, as Tempo does.
-const NoRoot = "<root span not yet received>"
 
 // SearchRequest selects the traces of a block that a search reads.
 type SearchRequest struct {
@@ -485,7 +482,7 @@ func compileConditions(conds []traceql.Condition) ([]pred, error) {
 			}
 			p.re = re
 		}
-		if c.Scope == traceql.ScopeTrace && c.Value.Type == traceql.TypeString && c.Value.S == NoRoot {
+		if c.Scope == traceql.ScopeTrace && c.Value.Type == traceql.TypeString && c.Value.S == traceql.NoRootName {
 			continue // stored as ""
 		}
 		out = append(out, p)
@@ -636,7 +633,7 @@ func (p *pred) match(v traceql.Value) bool {
 	var cmp int
 	switch {
 	case v.Type == traceql.TypeString && lit.Type == traceql.TypeString:
-		cmp = compareStrings(v.S, lit.S)
+		cmp = strings.Compare(v.S, lit.S)
 	case isNumeric(v.Type) && isNumeric(lit.Type):
 		a, b := numeric(v), numeric(lit)
 		switch {
@@ -670,16 +667,6 @@ func (p *pred) match(v traceql.Value) bool {
 		return cmp <= 0
 	}
 	return true
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func isNumeric(t traceql.Type) bool {
@@ -784,7 +771,7 @@ func traceFromRow(row *pqTrace) (*traceql.Trace, error) {
 		}
 	}
 	if !hasRoot {
-		t.RootServiceName, t.RootSpanName = NoRoot, NoRoot
+		t.RootServiceName, t.RootSpanName = traceql.NoRootName, traceql.NoRootName
 	}
 	return t, nil
 }

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -325,12 +326,7 @@ func (f *Frontend) tagsHandler(w http.ResponseWriter, r *http.Request, v2 bool) 
 			set[t] = true
 		}
 	}
-	names := make([]string, 0, len(set))
-	for n := range set {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	writeJSON(w, tagsV1JSON{TagNames: names, Metrics: metricsJSON(resp.Metrics)})
+	writeJSON(w, tagsV1JSON{TagNames: slices.Sorted(maps.Keys(set)), Metrics: metricsJSON(resp.Metrics)})
 }
 
 func (f *Frontend) tagValuesHandler(w http.ResponseWriter, r *http.Request, v2 bool) {
@@ -357,12 +353,7 @@ func (f *Frontend) tagValuesHandler(w http.ResponseWriter, r *http.Request, v2 b
 	for _, v := range resp.TagValues {
 		set[v.Value] = true
 	}
-	vals := make([]string, 0, len(set))
-	for v := range set {
-		vals = append(vals, v)
-	}
-	sort.Strings(vals)
-	writeJSON(w, tagValuesV1JSON{TagValues: vals, Metrics: metricsJSON(resp.Metrics)})
+	writeJSON(w, tagValuesV1JSON{TagValues: slices.Sorted(maps.Keys(set)), Metrics: metricsJSON(resp.Metrics)})
 }
 
 func (f *Frontend) metricsHandler(w http.ResponseWriter, r *http.Request, instant bool) {
@@ -640,12 +631,12 @@ func anyValueJSON(v traceql.Value) map[string]any {
 	case traceql.TypeDuration:
 		return map[string]any{"stringValue": time.Duration(v.I).String()}
 	case traceql.TypeStatus:
-		if v.I >= 0 && int(v.I) < len(statusNames) {
-			return map[string]any{"stringValue": statusNames[v.I]}
+		if v.I >= 0 && int(v.I) < len(traceql.StatusNames) {
+			return map[string]any{"stringValue": traceql.StatusNames[v.I]}
 		}
 	case traceql.TypeKind:
-		if v.I >= 0 && int(v.I) < len(kindNames) {
-			return map[string]any{"stringValue": kindNames[v.I]}
+		if v.I >= 0 && int(v.I) < len(traceql.KindNames) {
+			return map[string]any{"stringValue": traceql.KindNames[v.I]}
 		}
 	case traceql.TypeArray:
 		vals := make([]map[string]any, len(v.Arr))
@@ -669,11 +660,6 @@ func jsonFloat(f float64) any {
 	}
 	return f
 }
-
-var (
-	statusNames = []string{"unset", "ok", "error"}
-	kindNames   = []string{"unspecified", "internal", "server", "client", "producer", "consumer"}
-)
 
 // promLabels renders labels as Prometheus does: {a="x", b="y"}.
 func promLabels(attrs []traceql.Attr) string {

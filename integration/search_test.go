@@ -148,15 +148,13 @@ func runMetricsConformance(t *testing.T, s *Server, where string) {
 // rendered is what the JSON API makes of label values: statuses and kinds
 // are strings there, as in Tempo's answers.
 func rendered(series []traceql.Series) []traceql.Series {
-	status := []string{"unset", "ok", "error"}
-	kind := []string{"unspecified", "internal", "server", "client", "producer", "consumer"}
 	for i := range series {
 		for j, l := range series[i].Labels {
 			switch l.Value.Type {
 			case traceql.TypeStatus:
-				series[i].Labels[j].Value = traceql.Value{Type: traceql.TypeString, S: status[l.Value.I]}
+				series[i].Labels[j].Value = traceql.Value{Type: traceql.TypeString, S: traceql.StatusNames[l.Value.I]}
 			case traceql.TypeKind:
-				series[i].Labels[j].Value = traceql.Value{Type: traceql.TypeString, S: kind[l.Value.I]}
+				series[i].Labels[j].Value = traceql.Value{Type: traceql.TypeString, S: traceql.KindNames[l.Value.I]}
 			}
 		}
 	}

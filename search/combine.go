@@ -206,9 +206,7 @@ func mergeTrace(dst, src *pacepb.TraceSearchMetadata, spss uint32) {
 	}
 }
 
-func hasRoot(name string) bool { return name != "" && name != rootNotYetReceived }
-
-const rootNotYetReceived = "<root span not yet received>"
+func hasRoot(name string) bool { return name != "" && name != traceql.NoRootName }
 
 func sameAttrs(a, b []*pacepb.Attr) bool {
 	if len(a) != len(b) {

@@ -29,7 +29,7 @@ func TestCombinerMergesReplicaAnswers(t *testing.T) {
 		return &pacepb.TraceSearchMetadata{TraceId: id, RootServiceName: "svc", RootTraceName: "GET /", StartTimeUnixNano: 100, DurationNano: 50,
 			SpanSets: []*pacepb.SpanSet{{Spans: []*pacepb.SearchSpan{span(1), span(2)}, Matched: 2}}}
 	}
-	later := &pacepb.TraceSearchMetadata{TraceId: id, RootServiceName: rootNotYetReceived, RootTraceName: rootNotYetReceived, StartTimeUnixNano: 120, DurationNano: 80,
+	later := &pacepb.TraceSearchMetadata{TraceId: id, RootServiceName: traceql.NoRootName, RootTraceName: traceql.NoRootName, StartTimeUnixNano: 120, DurationNano: 80,
 		SpanSets: []*pacepb.SpanSet{{Spans: []*pacepb.SearchSpan{span(3)}, Matched: 1}}}
 	for _, r := range []*pacepb.TraceSearchMetadata{later, replica(), replica()} {
 		if err := c.Add(&pacepb.SearchResponse{Traces: []*pacepb.TraceSearchMetadata{r}, Metrics: &pacepb.SearchMetrics{InspectedTraces: 1}}); err != nil {

@@ -7,7 +7,6 @@ package search
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -415,9 +414,4 @@ func ValueFromProto(p *pacepb.Attr) traceql.Value {
 		v.Arr = append(v.Arr, ValueFromProto(e))
 	}
 	return v
-}
-
-func sortStrings(s []string) []string {
-	sort.Strings(s)
-	return s
 }

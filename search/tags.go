@@ -162,12 +162,6 @@ func summaryTags(ts *block.TagSummary, scope string) []*pacepb.ScopeTags {
 	return out
 }
 
-// Keyword values of the status and kind intrinsics.
-var (
-	statusNames = []string{"unset", "ok", "error"}
-	kindNames   = []string{"unspecified", "internal", "server", "client", "producer", "consumer"}
-)
-
 func keywords(names []string) []*pacepb.TagValue {
 	out := make([]*pacepb.TagValue, len(names))
 	for i, n := range names {
@@ -195,9 +189,9 @@ func TypedValue(v traceql.Value) (tv *pacepb.TagValue, ok bool) {
 func collectValues(t *traceql.Trace, sets []traceql.Spanset, all bool, tag tagName) []*pacepb.TagValue {
 	switch tag.intrinsic {
 	case "status":
-		return keywords(statusNames)
+		return keywords(traceql.StatusNames)
 	case "kind":
-		return keywords(kindNames)
+		return keywords(traceql.KindNames)
 	case "rootName":
 		return []*pacepb.TagValue{{Type: "string", Value: t.RootSpanName}}
 	case "rootServiceName":
@@ -282,9 +276,9 @@ func collectValues(t *traceql.Trace, sets []traceql.Spanset, all bool, tag tagNa
 func summaryValues(ts *block.TagSummary, tag tagName) ([]*pacepb.TagValue, bool) {
 	switch tag.intrinsic {
 	case "status":
-		return keywords(statusNames), true
+		return keywords(traceql.StatusNames), true
 	case "kind":
-		return keywords(kindNames), true
+		return keywords(traceql.KindNames), true
 	case "name", "statusMessage", "rootName", "rootServiceName":
 		return fromSummary(ts.Scopes[block.TagScopeIntrinsic][tag.intrinsic])
 	case "":

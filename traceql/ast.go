@@ -353,9 +353,6 @@ func writeAttrName(sb *strings.Builder, name string, unscoped bool) {
 	sb.WriteByte('"')
 }
 
-var statusText = [...]string{0: "unset", 1: "ok", 2: "error"}
-var kindText = [...]string{0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
-
 // formatLiteral writes a literal so that the lexer reads it back as the
 // same value and type.
 func formatLiteral(v Value) string {
@@ -379,12 +376,12 @@ func formatLiteral(v Value) string {
 	case TypeDuration:
 		return formatDuration(v.I)
 	case TypeStatus:
-		if v.I >= 0 && int(v.I) < len(statusText) {
-			return statusText[v.I]
+		if v.I >= 0 && int(v.I) < len(StatusNames) {
+			return StatusNames[v.I]
 		}
 	case TypeKind:
-		if v.I >= 0 && int(v.I) < len(kindText) {
-			return kindText[v.I]
+		if v.I >= 0 && int(v.I) < len(KindNames) {
+			return KindNames[v.I]
 		}
 	}
 	return "nil"

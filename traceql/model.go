@@ -26,6 +26,13 @@ const (
 	TypeArray    // Arr holds the elements (scalars only)
 )
 
+// StatusNames and KindNames are TraceQL's keywords for the OTLP status
+// codes and span kinds, indexed by code (read-only).
+var (
+	StatusNames = []string{0: "unset", 1: "ok", 2: "error"}
+	KindNames   = []string{0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+)
+
 // Value is a typed attribute or intrinsic value.
 type Value struct {
 	Type Type
