@@ -33,16 +33,8 @@ func (i *Ingester) Search(ctx context.Context, tenant string, e *search.Exec) er
 		if e.Done() {
 			return nil
 		}
-		stats.TotalBlocks++
-		stats.TotalBlockBytes += uint64(r.Meta().Size)
-		if ts, err := r.Tags(ctx); err == nil && e.AddSummary(ts) {
-			continue
-		}
-		st, err := r.Search(ctx, e.BlockRequest(), e.Add)
-		stats.InspectedTraces += uint64(st.InspectedTraces)
-		stats.InspectedBytes += uint64(st.InspectedBytes)
-		if err != nil {
-			return fmt.Errorf("recently flushed block %s: %w", r.Meta().BlockID, err)
+		if err := e.SearchBlock(ctx, r); err != nil {
+			return fmt.Errorf("recently flushed %w", err)
 		}
 	}
 	if inst == nil {

@@ -72,9 +72,6 @@ func (q *Querier) searchBlocks(ctx context.Context, req *pacepb.SearchRequest, e
 		}
 	}
 	sort.Slice(readers, func(i, j int) bool { return readers[i].Meta().EndTime.After(readers[j].Meta().EndTime) })
-	stats := &pacepb.SearchMetrics{}
-	var mu sync.Mutex
-	defer e.AddStats(stats)
 	g, gctx := errgroup.WithContext(ctx)
 	// A search stops at its limit, usually within the first blocks: one
 	// block at a time per job (the frontend runs several jobs at once)
@@ -92,26 +89,8 @@ func (q *Querier) searchBlocks(ctx context.Context, req *pacepb.SearchRequest, e
 			if e.Done() {
 				return nil
 			}
-			m := r.Meta()
-			mu.Lock()
-			stats.TotalBlocks++
-			stats.TotalBlockBytes += uint64(m.Size)
-			mu.Unlock()
-			if ts, err := r.Tags(gctx); err == nil && e.AddSummary(ts) {
-				return nil
-			} else if err != nil && !errors.Is(err, block.ErrNoTagSummary) {
-				if q.store.gone(gctx, r) {
-					return nil
-				}
+			if err := e.SearchBlock(gctx, r); err != nil && !q.store.gone(gctx, r) {
 				return err
-			}
-			st, err := r.Search(gctx, e.BlockRequest(), e.Add)
-			mu.Lock()
-			stats.InspectedTraces += uint64(st.InspectedTraces)
-			stats.InspectedBytes += uint64(st.InspectedBytes)
-			mu.Unlock()
-			if err != nil && !q.store.gone(gctx, r) {
-				return fmt.Errorf("block %s: %w", m.BlockID, err)
 			}
 			return nil
 		})

@@ -5,6 +5,7 @@
 package search
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -285,6 +286,26 @@ func (e *Exec) AddSummary(ts *block.TagSummary) bool {
 	defer e.mu.Unlock()
 	_ = e.comb.Add(resp)
 	return true
+}
+
+// SearchBlock runs e over one block: from the block's tag summary when
+// that answers the request, else by reading what may match. What it read
+// is added to e's stats.
+func (e *Exec) SearchBlock(ctx context.Context, r *block.Reader) error {
+	m := r.Meta()
+	stats := &pacepb.SearchMetrics{TotalBlocks: 1, TotalBlockBytes: uint64(m.Size)}
+	defer e.AddStats(stats)
+	// A summary that cannot be read is no answer: the scan below reads the
+	// block itself and reports what is wrong with it.
+	if ts, err := r.Tags(ctx); err == nil && e.AddSummary(ts) {
+		return nil
+	}
+	st, err := r.Search(ctx, e.BlockRequest(), e.Add)
+	stats.InspectedTraces, stats.InspectedBytes = uint64(st.InspectedTraces), uint64(st.InspectedBytes)
+	if err != nil {
+		return fmt.Errorf("block %s: %w", m.BlockID, err)
+	}
+	return nil
 }
 
 // AddResponse merges the answer of another source (the ingesters).
