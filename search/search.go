@@ -82,10 +82,11 @@ func Parse(req *pacepb.SearchRequest) (*traceql.Query, error) {
 // Exec evaluates one request over the traces handed to Add; safe for
 // concurrent use.
 type Exec struct {
-	req   *pacepb.SearchRequest
-	q     *traceql.Query
-	conds []traceql.Condition
-	tag   tagName // TAG_VALUES
+	req      *pacepb.SearchRequest
+	q        *traceql.Query
+	conds    []traceql.Condition
+	tag      tagName // TAG_VALUES
+	matchAll bool    // see MatchesAll
 
 	mu      sync.Mutex
 	comb    *Combiner
@@ -164,7 +165,7 @@ func NewExec(req *pacepb.SearchRequest) (*Exec, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Exec{req: req, q: q, conds: q.Conditions(), comb: comb}
+	e := &Exec{req: req, q: q, conds: q.Conditions(), comb: comb, matchAll: matchesAll(req.Query)}
 	switch req.Kind {
 	case pacepb.SearchRequest_TAG_VALUES:
 		if e.tag, err = parseTagName(req.Tag, req.V2); err != nil {
@@ -194,8 +195,11 @@ func (e *Exec) BlockRequest() block.SearchRequest {
 
 // MatchesAll reports whether the query selects every span ({} or empty):
 // tag requests can then be answered from block summaries.
-func (e *Exec) MatchesAll() bool {
-	t := strings.Join(strings.Fields(e.req.Query), "")
+func (e *Exec) MatchesAll() bool { return e.matchAll }
+
+// matchesAll is MatchesAll of a query text, worked out once per request.
+func matchesAll(query string) bool {
+	t := strings.Join(strings.Fields(query), "")
 	return t == "" || t == "{}" || t == "{true}"
 }
 
