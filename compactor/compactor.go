@@ -262,11 +262,23 @@ func (c *Compactor) finishInterrupted(ctx context.Context, tenant string, live [
 			if in == nil || redundant[id] {
 				continue
 			}
-			if err := block.MarkCompacted(ctx, c.bkt, in, now); err != nil {
+			// The listing may be older than the compaction's own marking (a
+			// compaction that took longer than a cycle): a block marked
+			// since is done, not interrupted, and counted once.
+			done, err := c.bkt.Exists(ctx, in.Dir()+block.CompactedFile)
+			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			redundant[id] = true
+			if done {
+				continue
+			}
+			if err := block.MarkCompacted(ctx, c.bkt, in, now); err != nil {
+				delete(redundant, id)
+				errs = append(errs, err)
+				continue
+			}
 			c.metrics.blocksCompacted.Inc()
 			c.log.Info("finished interrupted compaction: marked input compacted", "tenant", tenant, "block", id, "output", m.BlockID)
 		}
