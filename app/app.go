@@ -61,15 +61,29 @@ type App struct {
 	generator   *generator.Generator
 
 	manager *services.Manager
+	opts    Options
+}
+
+// Options change how a process is embedded (by a worker, see package worker).
+type Options struct {
+	// ExternalHTTP: do not listen on the HTTP port; the embedder serves
+	// Handler() on a listener it owns across restarts.
+	ExternalHTTP bool
+	// Cluster: gossip and open the gRPC port even as a lone `all` process
+	// with nobody to join yet (the first worker of a cluster).
+	Cluster bool
 }
 
 // New builds the process for cfg; Run starts it.
-func New(cfg *Config, log *slog.Logger) *App {
+func New(cfg *Config, log *slog.Logger) *App { return NewWithOptions(cfg, log, Options{}) }
+
+// NewWithOptions builds the process for cfg, embedded as opts says.
+func NewWithOptions(cfg *Config, log *slog.Logger, opts Options) *App {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The generator exists up front: distributors in this process may
 	// forward to it before its module has started.
-	return &App{cfg: cfg, log: log, reg: reg, mux: http.NewServeMux(), pool: cluster.NewPool(), rings: map[string]*ring.Ring{}, generator: generator.New(reg)}
+	return &App{cfg: cfg, log: log, reg: reg, mux: http.NewServeMux(), pool: cluster.NewPool(), rings: map[string]*ring.Ring{}, generator: generator.New(reg), opts: opts}
 }
 
 // Gossip reports whether this process joins a cluster: it does unless it
@@ -191,10 +205,17 @@ func (a *App) HTTPAddr() string {
 // selfAddr is the address the rings publish for this process.
 func (a *App) selfAddr() string { return a.cluster.Addr() }
 
-func (a *App) gossip() bool { return a.cfg.Gossip(a.targets) }
+func (a *App) gossip() bool { return a.opts.Cluster || a.cfg.Gossip(a.targets) }
+
+// Handler serves the HTTP API; with Options.ExternalHTTP the embedder
+// serves it.
+func (a *App) Handler() http.Handler { return a.mux }
 
 func (a *App) initServer() (services.Service, error) {
 	a.registerCommonRoutes()
+	if a.opts.ExternalHTTP {
+		return nil, nil
+	}
 	a.httpServer = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
 	addr := net.JoinHostPort(a.cfg.Server.HTTPListenAddress, strconv.Itoa(a.cfg.Server.HTTPListenPort))
 	return listenerService("HTTP API", addr, &a.httpLn,

@@ -1,22 +1,19 @@
 package app
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
+	"net/url"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/pace-tracing/pace/backend"
 	"github.com/pace-tracing/pace/cluster"
 	"github.com/pace-tracing/pace/compactor"
 	"github.com/pace-tracing/pace/distributor"
 	"github.com/pace-tracing/pace/ingester"
+	"github.com/pace-tracing/pace/internal/cfgload"
 	"github.com/pace-tracing/pace/querier"
 )
 
@@ -31,7 +28,26 @@ type Config struct {
 	Ingester      ingester.Config     `yaml:"ingester"`
 	QueryFrontend QueryFrontendConfig `yaml:"query_frontend"`
 	Compactor     compactor.Config    `yaml:"compactor"`
+	Generator     GeneratorConfig     `yaml:"metrics_generator"`
 	Storage       StorageConfig       `yaml:"storage"`
+	Tracing       TracingConfig       `yaml:"tracing"`
+}
+
+// GeneratorConfig is where the metrics-generator sends what it derives.
+type GeneratorConfig struct {
+	RemoteWrite []RemoteWriteConfig `yaml:"remote_write"`
+}
+
+// RemoteWriteConfig is one Prometheus remote-write target.
+type RemoteWriteConfig struct {
+	URL string `yaml:"url"`
+}
+
+// TracingConfig is where this process sends its own spans (self-tracing):
+// an OTLP HTTP endpoint, and the CA that signed it when it is https.
+type TracingConfig struct {
+	Endpoint string `yaml:"endpoint"`
+	CAFile   string `yaml:"ca_file"`
 }
 
 // QueryFrontendConfig is how the frontend splits queries.
@@ -117,6 +133,14 @@ func (c *Config) Validate() error {
 	}
 	targets, _ := ParseTargets(c.Target)
 	var errs []error
+	for i, rw := range c.Generator.RemoteWrite {
+		if u, err := url.Parse(rw.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("metrics_generator.remote_write[%d].url %q is not an http(s) URL", i, rw.URL))
+		}
+	}
+	if e := c.Tracing.Endpoint; e != "" && !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+		errs = append(errs, fmt.Errorf("tracing.endpoint %q must start with http:// or https://", e))
+	}
 	if runs(targets, Distributor) {
 		errs = append(errs, c.Distributor.Validate())
 	}
@@ -127,32 +151,17 @@ func (c *Config) Validate() error {
 // -config.file, then the flags given on the command line.
 func Load(args []string) (*Config, error) {
 	cfg := &Config{}
-	fs := flag.NewFlagSet("pace server", flag.ContinueOnError)
-	var file string
-	fs.StringVar(&file, "config.file", "", "YAML configuration file.")
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cfgload.Load("pace server", args, cfg); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		// Flags given on the command line win over the file.
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-	}
-	if err := cfg.Validate(); err != nil {
+	return cfg, nil
+}
+
+// ParseConfig builds a validated configuration from YAML text over the flag
+// defaults: how a worker reads what its coordinator rendered.
+func ParseConfig(text []byte) (*Config, error) {
+	cfg := &Config{}
+	if err := cfgload.Parse(text, cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil

@@ -12,6 +12,11 @@ const TenantHeader = "X-Scope-OrgID"
 // DefaultTenant is the tenant of every request when auth is off (Tempo's default).
 const DefaultTenant = "single-tenant"
 
+// CoordinatorPrefix is the top-level object-store directory where
+// coordinators keep what they share (clients' receiver requests). It is
+// not a tenant: no request may name it, and tenant listings skip it.
+const CoordinatorPrefix = "_coordinator"
+
 // ErrBadTenant is returned for a tenant ID that cannot be used as a path element.
 var ErrBadTenant = errors.New("invalid tenant ID")
 
@@ -23,7 +28,7 @@ func ValidateTenant(t string) error {
 		return fmt.Errorf("%w: empty", ErrBadTenant)
 	case len(t) > 150:
 		return fmt.Errorf("%w: longer than 150 characters", ErrBadTenant)
-	case t == "." || t == "..":
+	case t == "." || t == ".." || t == CoordinatorPrefix:
 		return fmt.Errorf("%w: %q", ErrBadTenant, t)
 	case strings.ContainsAny(t, "/\\|\x00"):
 		return fmt.Errorf("%w: %q contains a path separator", ErrBadTenant, t)

@@ -20,6 +20,11 @@ const usage = `pace — distributed tracing with high availability built in
 
 Usage:
   pace server [-config.file F] [-target all] [flags]   run pace in one process
+  pace coordinator [-config.file F] [flags]             run a coordinator: registry, status, access point
+  pace worker --coordinator URL --role R[,R...] --data DIR
+                                                        run a worker of a coordinated cluster
+  pace status [--coordinator URL] [--json]              the cluster's status and workers
+  pace receivers [--coordinator URL] [--json]           the ingest URL of every enabled protocol
   pace version                                          print the build information
 
 Run 'pace server -h' for every flag.
@@ -33,6 +38,14 @@ func main() {
 	switch os.Args[1] {
 	case "server":
 		os.Exit(runServer(os.Args[2:], os.Stdout, os.Stderr))
+	case "coordinator":
+		os.Exit(runCoordinator(os.Args[2:], os.Stdout, os.Stderr))
+	case "worker":
+		os.Exit(runWorker(os.Args[2:], os.Stderr))
+	case "status":
+		os.Exit(runStatus(os.Args[2:], os.Stdout, os.Stderr))
+	case "receivers":
+		os.Exit(runReceivers(os.Args[2:], os.Stdout, os.Stderr))
 	case "version", "-version", "--version":
 		bi := app.GetBuildInfo()
 		fmt.Printf("pace %s (revision %s, %s)\n", bi.Version, bi.Revision, bi.GoVersion)
