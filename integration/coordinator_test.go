@@ -310,6 +310,14 @@ func TestCoordinatedRecommendedModeServesTracingClients(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "otlp_http") || !strings.Contains(out, fmt.Sprintf("http://127.0.0.1:%d", 4318+cp.Offset)) || strings.Contains(out, "zipkin") {
 		t.Errorf("pace receivers (exit %d):\n%s", code, out)
 	}
+	out, code = PaceCLI(t, "worker", "--coordinator", cp.URL(), "--role", "ingestor", "--data", t.TempDir())
+	if code != 2 || !strings.Contains(out, `unknown target "ingestor"; valid targets: all, distributor, ingester, querier, query-frontend, compactor, metrics-generator`) {
+		t.Errorf("a worker with an unknown role (exit %d): %s", code, out)
+	}
+	out, code = PaceCLI(t, "worker", "--coordinator", cp.URL(), "--data", t.TempDir())
+	if code != 2 || !strings.Contains(out, "empty target; valid targets: all") {
+		t.Errorf("a worker with no role (exit %d): %s", code, out)
+	}
 	ctx := context.Background()
 	client := &tracing.Client{Coordinator: cp.URL(), Name: "checkout"}
 	if _, err := client.Request(ctx, "carrier-pigeon"); err == nil {
