@@ -54,6 +54,8 @@ type Registration struct {
 	// ConfigVersion is the version of the configuration it runs ("" before
 	// it has one).
 	ConfigVersion string `json:"config_version"`
+	// ReplicationFactor is the one its configuration has (0 before).
+	ReplicationFactor int `json:"replication_factor,omitempty"`
 }
 
 // Assignment answers a heartbeat: the configuration the worker should

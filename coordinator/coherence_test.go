@@ -160,3 +160,14 @@ func TestNewWorkerWaitsForItsPeersToRegister(t *testing.T) {
 		t.Errorf("no config after the settle time: %+v", a)
 	}
 }
+
+func TestReplicationFactorIsNotLoweredWhileWorkersRunWithThree(t *testing.T) {
+	ws := []entry{worker("a", app.All), worker("b", app.All)}
+	if rf := replicationFactor(ws); rf != 1 {
+		t.Errorf("two fresh ingesters: rf %d", rf)
+	}
+	ws[0].reg.ReplicationFactor = 3 // the third ingester crashed and timed out
+	if rf := replicationFactor(ws); rf != 3 {
+		t.Errorf("after a crash: rf %d, want 3 kept", rf)
+	}
+}

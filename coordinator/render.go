@@ -24,12 +24,19 @@ type rendered struct {
 	err     error    // the rendered text did not validate
 }
 
-// replicationFactor is 3 with three or more ingesters, else 1.
+// replicationFactor is 3 with three or more ingesters, else 1 — but it
+// is not lowered while workers run with 3: an ingester that crashed and
+// timed out of the registry must not reconfigure (restart) every worker,
+// nor leave its data with fewer copies. Workers report the factor they
+// run, so replicas decide alike.
 func replicationFactor(workers []entry) int {
 	n := 0
 	for _, w := range workers {
 		if hasRole(w.reg.Roles, app.Ingester) {
 			n++
+		}
+		if w.reg.ReplicationFactor >= 3 {
+			return 3
 		}
 	}
 	if n >= 3 {

@@ -19,7 +19,7 @@ func planKey(workers []entry, enabled []string) string {
 	var b strings.Builder
 	for _, w := range workers {
 		r := w.reg
-		fmt.Fprintf(&b, "%s|%v|%s|%s|%v|%s;", r.Name, r.Roles, r.Address, r.BindAddress, r.Ports, r.DataDir)
+		fmt.Fprintf(&b, "%s|%v|%s|%s|%v|%s|%d;", r.Name, r.Roles, r.Address, r.BindAddress, r.Ports, r.DataDir, r.ReplicationFactor)
 	}
 	fmt.Fprintf(&b, "%v", enabled)
 	return b.String()

@@ -277,6 +277,28 @@ func TestCoordinatedMonolithicWithTwoCoordinators(t *testing.T) {
 		readThrough(t, cl.Coords[0].URL(), acked, "traces acknowledged while a worker was killed")
 	})
 
+	t.Run("a receiver asked of one replica is enabled by both", func(t *testing.T) {
+		client := &tracing.Client{Coordinator: cl.Coords[0].URL(), Name: "replica-test"}
+		if _, err := client.Request(context.Background(), tracing.Zipkin); err != nil {
+			t.Fatal(err)
+		}
+		other := &tracing.Client{Coordinator: cl.Coords[1].URL()}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			eps, err := other.Get(context.Background())
+			if err == nil && eps.URL(tracing.Zipkin) == fmt.Sprintf("http://127.0.0.1:%d", 9411+cl.Coords[1].Offset) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the other replica does not list zipkin: %+v %v", eps, err)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		cl.WaitStatus(0, "zipkin on every distributor", 2*time.Minute, func(s coordinator.Status) bool {
+			return cl.AllReady(s) && cl.allDistributorsRun()
+		})
+	})
+
 	t.Run("one coordinator stops, the other carries on", func(t *testing.T) {
 		if _, err, ok := cl.Coords[1].signal(15, 10*time.Second); !ok || err != nil {
 			t.Fatalf("coordinator 1 did not stop cleanly: %v", err)
@@ -334,6 +356,15 @@ func TestCoordinatedRecommendedModeServesTracingClients(t *testing.T) {
 	cl.WaitStatus(0, "zipkin enabled on the distributor", time.Minute, func(s coordinator.Status) bool {
 		return cl.AllReady(s) && cl.allDistributorsRun()
 	})
+	// The distributor has just restarted: clients are told to wait until
+	// the access point has it back.
+	deadline := time.Now().Add(30 * time.Second)
+	for eps, err := client.Get(ctx); err != nil || !eps.Ready; eps, err = client.Get(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatalf("receivers not ready: %+v %v", eps, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, p := range []tracing.Protocol{tracing.Zipkin, tracing.OTLPHTTP} {
 		settings := tracing.Configure(ctx, client, p, "", log)

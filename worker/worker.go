@@ -99,6 +99,7 @@ type Worker struct {
 	reason  string
 	version string // configuration version it runs (or is starting)
 	text    string // and its text
+	rf      int    // and its replication factor
 	app     atomic.Pointer[app.App]
 
 	want     chan desired
@@ -142,7 +143,7 @@ func (w *Worker) Registration() coordinator.Registration {
 	return coordinator.Registration{
 		Name: w.cfg.Name, Address: w.cfg.Address, BindAddress: w.cfg.BindAddress,
 		Roles: w.cfg.Roles, Version: app.Version, Ports: w.ports, DataDir: w.cfg.DataDir,
-		State: w.state, Reason: w.reason, ConfigVersion: w.version,
+		State: w.state, Reason: w.reason, ConfigVersion: w.version, ReplicationFactor: w.rf,
 	}
 }
 
@@ -329,7 +330,7 @@ func (w *Worker) supervise(ctx context.Context) {
 		}
 		a := app.NewWithOptions(cfg, w.log, app.Options{ExternalHTTP: true, Cluster: true})
 		w.mu.Lock()
-		w.version, w.text = d.version, d.text
+		w.version, w.text, w.rf = d.version, d.text, cfg.Ingester.ReplicationFactor
 		w.mu.Unlock()
 		w.setState(coordinator.StateStarting, "configuration "+d.version)
 		w.app.Store(a)
