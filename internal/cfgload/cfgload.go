@@ -24,7 +24,9 @@ type Config interface {
 func Load(name string, args []string, cfg Config) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var file string
+	var expand bool
 	fs.StringVar(&file, "config.file", "", "YAML configuration file.")
+	fs.BoolVar(&expand, "config.expand-env", false, "Replace ${VAR} and $VAR in the file with environment variables (e.g. S3 keys from a Kubernetes Secret).")
 	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -36,6 +38,9 @@ func Load(name string, args []string, cfg Config) error {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return err
+		}
+		if expand {
+			b = []byte(os.ExpandEnv(string(b)))
 		}
 		if err := Decode(b, cfg); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
