@@ -51,7 +51,16 @@ func assign(self entry, workers []entry, p *plan, now time.Time, settle time.Dur
 	case self.reg.ConfigVersion == r.version:
 		return a
 	case self.reg.ConfigVersion == "":
-		if now.Sub(self.firstSeen) < settle {
+		// Wait until no worker has joined for the settle time: workers
+		// started together then see each other, and get the replication
+		// factor of the whole group, not of the first to register.
+		newest := self.firstSeen
+		for _, w := range workers {
+			if w.firstSeen.After(newest) {
+				newest = w.firstSeen
+			}
+		}
+		if now.Sub(newest) < settle {
 			a.Hold = "waiting for the workers started with it to register"
 			return a
 		}

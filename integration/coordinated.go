@@ -306,3 +306,7 @@ func waitHTTP(t testing.TB, url string, timeout time.Duration) {
 	}
 	t.Fatalf("%s not 200 within %s", url, timeout)
 }
+
+func listenLocal(port int) (net.Listener, error) {
+	return net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+}

@@ -253,10 +253,14 @@ func (w *Worker) heartbeatLoop(ctx context.Context) {
 			}
 			w.want <- desired{version: granted[0].ConfigVersion, text: granted[0].Config}
 		}
+		wait := time.Duration(w.interval.Load())
+		if answered == 0 && w.Registration().ConfigVersion == "" {
+			wait = min(wait, 200*time.Millisecond) // a coordinator starting with us
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Duration(w.interval.Load())):
+		case <-time.After(wait):
 		}
 	}
 }

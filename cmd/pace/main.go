@@ -19,6 +19,7 @@ import (
 const usage = `pace — distributed tracing with high availability built in
 
 Usage:
+  pace up [--mode M] [--data DIR]                       a whole cluster on this machine (coordinator + workers)
   pace server [-config.file F] [-target all] [flags]   run pace in one process
   pace coordinator [-config.file F] [flags]             run a coordinator: registry, status, access point
   pace worker --coordinator URL --role R[,R...] --data DIR
@@ -38,6 +39,8 @@ func main() {
 	switch os.Args[1] {
 	case "server":
 		os.Exit(runServer(os.Args[2:], os.Stdout, os.Stderr))
+	case "up":
+		os.Exit(runUp(os.Args[2:], os.Stdout, os.Stderr))
 	case "coordinator":
 		os.Exit(runCoordinator(os.Args[2:], os.Stdout, os.Stderr))
 	case "worker":
