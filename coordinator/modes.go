@@ -16,6 +16,14 @@ type WorkerGroup struct {
 // Name is the group's roles joined with '-' ("all", "querier").
 func (g WorkerGroup) Name() string { return strings.Join(g.Roles, "-") }
 
+// Stateful reports whether the group runs an ingester, whose WAL must
+// outlive the process (a volume, in Kubernetes).
+func (g WorkerGroup) Stateful() bool { return hasRole(g.Roles, app.Ingester) }
+
+// Receives reports whether the group runs a distributor, so has the
+// receiver ports.
+func (g WorkerGroup) Receives() bool { return hasRole(g.Roles, app.Distributor) }
+
 // Mode names, as Canonical's bundle names its deployments.
 const (
 	ModeMonolithic  = "monolithic"

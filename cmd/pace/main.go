@@ -20,6 +20,8 @@ const usage = `pace — distributed tracing with high availability built in
 
 Usage:
   pace up [--mode M] [--data DIR]                       a whole cluster on this machine (coordinator + workers)
+  pace render --mode M --format kubernetes|compose (--s3-endpoint ... | --minio) [--out DIR]
+                                                        deployment manifests for the three modes
   pace server [-config.file F] [-target all] [flags]   run pace in one process
   pace coordinator [-config.file F] [flags]             run a coordinator: registry, status, access point
   pace worker --coordinator URL --role R[,R...] --data DIR
@@ -41,6 +43,8 @@ func main() {
 		os.Exit(runServer(os.Args[2:], os.Stdout, os.Stderr))
 	case "up":
 		os.Exit(runUp(os.Args[2:], os.Stdout, os.Stderr))
+	case "render":
+		os.Exit(runRender(os.Args[2:], os.Stdout, os.Stderr))
 	case "coordinator":
 		os.Exit(runCoordinator(os.Args[2:], os.Stdout, os.Stderr))
 	case "worker":
