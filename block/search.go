@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
+	"math"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/pace-tracing/pace/traceql"
 )
@@ -46,12 +45,16 @@ type SearchStats struct {
 // time range and may satisfy its conditions, converted to the TraceQL
 // model (fn owns it). fn returns false to stop.
 //
-// A row group is read in windows of rows that grow from 128 to 4096: for
-// each window the conditions' columns are scanned first (only they are
-// decoded for every row), then only the rows that pass are read whole. A
-// search that finds what it needs early stops after a window or two; one
-// that matches nothing decodes only the conditions' columns. Every column
-// chunk is fetched from the object store at most once, whole.
+// A row group is read row by row, forwards, one reader per column (see
+// columns.go): a row's conditions are checked on their columns first (a
+// condition that fails skips the others), and only a row that passes them
+// all is read whole, built in the TraceQL model straight from the columns'
+// levels and values (assemble.go). A column's pages are decoded once, when
+// a wanted row is in them, whoever wants it; rows that are not wanted are
+// skipped over their levels. So a search that finds what it needs early
+// decodes the first pages of a row group only, and one that matches nothing
+// decodes only the conditions' columns. Every column chunk is fetched from
+// the object store at most once, whole.
 func (r *Reader) Search(ctx context.Context, req SearchRequest, fn func(*traceql.Trace) bool) (st SearchStats, err error) {
 	if req.End != 0 && uint64(r.meta.StartTime.UnixNano()) > req.End {
 		return st, nil
@@ -85,24 +88,17 @@ func (r *Reader) Search(ctx context.Context, req SearchRequest, fn func(*traceql
 	return st, nil
 }
 
-const (
-	firstWindow = 128
-	maxWindow   = 4096
-)
-
 func (r *Reader) searchRowGroup(ctx context.Context, schema *parquet.Schema, rg *rowGroupInfo, base io.ReaderAt, req SearchRequest, preds []pred, st *SearchStats, fn func(*traceql.Trace) bool) (bool, error) {
 	cache := newChunkCache(base, rg.md)
+	defer cache.release()
+	set := newColSet(schema, rg, cache)
+	defer set.close()
 	var scans []*colScan
-	defer func() {
-		for _, s := range scans {
-			s.close()
-		}
-	}()
 	addScan := func(spec *scanSpec) error {
 		if spec == nil {
 			return nil
 		}
-		s, err := newColScan(rg, cache, spec)
+		s, err := newColScan(set, spec)
 		if err != nil {
 			return err
 		}
@@ -110,73 +106,64 @@ func (r *Reader) searchRowGroup(ctx context.Context, schema *parquet.Schema, rg 
 		return nil
 	}
 	if req.Start != 0 || req.End != 0 {
-		if err := addScan(timeSpec(schema, req.Start, req.End)); err != nil {
+		if err := addScan(timeSpec(req.Start, req.End)); err != nil {
 			return false, err
 		}
 	}
 	if req.IDShards > 1 {
 		shard, shards := req.IDShard, req.IDShards
 		err := addScan(&scanSpec{
-			cols:  columns(schema, []string{"TraceID"}),
-			match: func(v []parquet.Value) bool { return int(v[0].ByteArray()[0])*shards/256 == shard },
+			cols:  []scanCol{{path: []string{"TraceID"}, mode: modeBytes}},
+			match: func(v []cell) bool { return len(v[0].s) > 0 && int(v[0].s[0])*shards/256 == shard },
 		})
 		if err != nil {
 			return false, err
 		}
 	}
 	for i := range preds {
-		if err := addScan(preds[i].spec(schema)); err != nil {
+		if err := addScan(preds[i].spec()); err != nil {
 			return false, err
 		}
 	}
-	rows, err := newRowCursor(rg, cache)
-	if err != nil {
-		return false, err
-	}
-	defer rows.close()
-	win := int64(firstWindow)
-	cand := newRowSet(maxWindow)
-	var t pqTrace
-	for from, next := int64(0), int64(0); from < rg.numRows; from = next {
-		if err := ctx.Err(); err != nil {
-			return false, err
+	// Opened on the first candidate: a row group none of whose rows pass
+	// reads only the conditions' columns.
+	var asm *assembler
+rows:
+	for row := int64(0); row < rg.numRows; row++ {
+		if row%ctxCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
 		}
-		win = min(win, rg.numRows-from)
-		next = from + win
-		cand.fill(win)
 		for _, s := range scans {
-			if cand.count == 0 {
-				break
-			}
-			if err := s.narrow(from, win, cand); err != nil {
-				return false, err
-			}
-		}
-		for i := int64(0); i < win && cand.count > 0; i++ {
-			if !cand.has(i) {
-				continue
-			}
-			row, err := rows.get(from + i)
+			ok, err := s.test(row)
 			if err != nil {
 				return false, err
 			}
-			t = pqTrace{}
-			if err := rowSchema.Reconstruct(&t, row); err != nil {
-				return false, err
-			}
-			st.InspectedTraces++
-			tr, err := traceFromRow(&t)
-			if err != nil {
-				return false, err
-			}
-			if !fn(tr) {
-				return false, nil
+			if !ok {
+				continue rows
 			}
 		}
-		win = min(win*2, maxWindow)
+		if asm == nil {
+			var err error
+			if asm, err = newAssembler(set); err != nil {
+				return false, err
+			}
+		}
+		tr, err := asm.read(row)
+		if err != nil {
+			return false, err
+		}
+		st.InspectedTraces++
+		if !fn(tr) {
+			return false, nil
+		}
 	}
 	return true, nil
 }
+
+// ctxCheckRows is how often a search looks at its context.
+const ctxCheckRows = 256
 
 // countingReaderAt counts the bytes a search reads.
 type countingReaderAt struct {
@@ -198,6 +185,7 @@ type chunkCache struct {
 	base     io.ReaderAt
 	off, end int64
 	data     []byte
+	buf      *[]byte // pooled backing store of data
 }
 
 func newChunkCache(base io.ReaderAt, md *format.RowGroup) *chunkCache {
@@ -221,245 +209,111 @@ func (c *chunkCache) ReadAt(p []byte, off int64) (int, error) {
 		return c.base.ReadAt(p, off) // read-ahead past the row group
 	}
 	if c.data == nil {
-		buf := make([]byte, c.end-c.off)
-		if _, err := c.base.ReadAt(buf, c.off); err != nil && !errors.Is(err, io.EOF) {
+		buf := getBuf(int(c.end - c.off))
+		if _, err := c.base.ReadAt(*buf, c.off); err != nil && !errors.Is(err, io.EOF) {
+			putBuf(buf)
 			return 0, err
 		}
-		c.data = buf
+		c.buf, c.data = buf, *buf
 	}
 	return copy(p, c.data[off-c.off:]), nil
 }
 
-// rowSet is a set of rows of one window.
-type rowSet struct {
-	bits  []uint64
-	count int64
-}
-
-func newRowSet(n int64) *rowSet { return &rowSet{bits: make([]uint64, (n+63)/64)} }
-
-// fill makes the set hold rows [0, n).
-func (s *rowSet) fill(n int64) {
-	clear(s.bits)
-	for i := int64(0); i < n/64; i++ {
-		s.bits[i] = ^uint64(0)
-	}
-	if n%64 != 0 {
-		s.bits[n/64] = 1<<(n%64) - 1
-	}
-	s.count = n
-}
-
-func (s *rowSet) has(i int64) bool { return s.bits[i/64]&(1<<(i%64)) != 0 }
-
-// keep keeps only the rows in o.
-func (s *rowSet) keep(o *rowSet) {
-	s.count = 0
-	for i := range s.bits {
-		s.bits[i] &= o.bits[i]
-		s.count += int64(bits.OnesCount64(s.bits[i]))
+// release returns the buffer to the pool; c must not be used afterwards
+// (pages copy what they read, so nothing refers to it).
+func (c *chunkCache) release() {
+	if c.buf != nil {
+		putBuf(c.buf)
+		c.buf, c.data = nil, nil
 	}
 }
-
-func (s *rowSet) add(i int64) { s.bits[i/64] |= 1 << (i % 64) }
 
 // scanSpec says which sibling columns a condition reads and when a
 // position satisfies it; a row satisfies it when any position does.
 type scanSpec struct {
-	cols  []int
-	match func(vals []parquet.Value) bool
+	cols  []scanCol
+	match func(vals []cell) bool
 }
 
-// colScan streams a scanSpec's columns window by window.
+type scanCol struct {
+	path []string
+	mode colMode
+}
+
+// cell is a column's value at one position, for scanSpec.match: s holds
+// strings and byte arrays (a view, valid during the call), u numbers.
+type cell struct {
+	null bool
+	u    uint64
+	s    string
+}
+
+// colScan checks a scanSpec row by row.
 type colScan struct {
-	spec    *scanSpec
-	curs    []*colCursor
-	vals    []parquet.Value
-	row     int64 // the row of vals
-	pending bool  // vals holds a position not yet judged
-	eof     bool
-	hits    *rowSet
+	spec  *scanSpec
+	set   *colSet
+	h     []int
+	md    []byte
+	modes []colMode
+	rows  []*colRow
+	cells []cell
 }
 
-func newColScan(rg *rowGroupInfo, ra io.ReaderAt, spec *scanSpec) (*colScan, error) {
-	chunks := rg.rg.ColumnChunks()
-	s := &colScan{spec: spec, vals: make([]parquet.Value, len(spec.cols)), row: -1, hits: newRowSet(maxWindow)}
-	for _, c := range spec.cols {
-		fcc, ok := chunks[c].(*parquet.FileColumnChunk)
-		if !ok {
-			s.close()
-			return nil, errors.New("block: unexpected column chunk type")
+func newColScan(set *colSet, spec *scanSpec) (*colScan, error) {
+	s := &colScan{spec: spec, set: set, rows: make([]*colRow, len(spec.cols)), cells: make([]cell, len(spec.cols))}
+	for _, sc := range spec.cols {
+		h, err := set.column(sc.path, sc.mode)
+		if err != nil {
+			return nil, err
 		}
-		s.curs = append(s.curs, &colCursor{pages: fcc.PagesFrom(ra), buf: make([]parquet.Value, 1024)})
+		s.h, s.md, s.modes = append(s.h, h), append(s.md, set.maxDef(h)), append(s.modes, sc.mode)
 	}
 	return s, nil
 }
 
-func (s *colScan) close() {
-	for _, c := range s.curs {
-		c.close()
+// test reports whether row r satisfies the condition.
+func (s *colScan) test(r int64) (bool, error) {
+	for k, h := range s.h {
+		row, err := s.set.get(h, r, false)
+		if err != nil {
+			return false, err
+		}
+		s.rows[k] = row
 	}
-}
-
-// narrow removes from cand (rows from..from+n) the rows that fail the
-// condition.
-func (s *colScan) narrow(from, n int64, cand *rowSet) error {
-	clear(s.hits.bits)
-	end := from + n
-	for !s.eof {
-		if !s.pending {
-			for i, c := range s.curs {
-				v, ok, err := c.next()
-				if err != nil {
-					return err
-				}
-				if !ok {
-					if i > 0 {
-						return errors.New("block: sibling columns of different lengths")
-					}
-					s.eof = true
-					break
-				}
-				s.vals[i] = v
-			}
-			if s.eof {
-				break
-			}
-			if s.vals[0].RepetitionLevel() == 0 {
-				s.row++
-			}
-			s.pending = true
-		}
-		if s.row >= end {
-			break
-		}
-		s.pending = false
-		if s.row >= from && s.spec.match(s.vals) {
-			s.hits.add(s.row - from)
+	np := s.rows[0].n()
+	for k := 1; k < len(s.rows); k++ {
+		if s.rows[k].n() != np {
+			return false, errors.New("block: sibling columns of different lengths")
 		}
 	}
-	cand.keep(s.hits)
-	return nil
-}
-
-// rowCursor reads whole rows of a row group, forwards, seeking over long
-// gaps.
-type rowCursor struct {
-	rows     parquet.RowReadSeekCloser
-	buf      []parquet.Row
-	bufStart int64
-	bufLen   int64
-	next     int64 // the row ReadRows returns next
-}
-
-func newRowCursor(rg *rowGroupInfo, ra io.ReaderAt) (*rowCursor, error) {
-	chunks := rg.rg.ColumnChunks()
-	wrapped := make([]parquet.ColumnChunk, len(chunks))
-	for i, c := range chunks {
-		fcc, ok := c.(*parquet.FileColumnChunk)
-		if !ok {
-			return nil, errors.New("block: unexpected column chunk type")
-		}
-		wrapped[i] = ctxChunk{fcc, ra}
-	}
-	return &rowCursor{rows: parquet.NewColumnChunkRowReader(wrapped), buf: make([]parquet.Row, 16)}, nil
-}
-
-func (c *rowCursor) close() { _ = c.rows.Close() }
-
-const seekGap = 64
-
-func (c *rowCursor) get(r int64) (parquet.Row, error) {
-	for r < c.bufStart || r >= c.bufStart+c.bufLen {
-		if r < c.next-c.bufLen || r >= c.next+seekGap {
-			if err := c.rows.SeekToRow(r); err != nil {
-				return nil, err
+	for p := 0; p < np; p++ {
+		for k, row := range s.rows {
+			c := &s.cells[k]
+			*c = cell{null: row.def[p] != s.md[k]}
+			switch s.modes[k] {
+			case modeNum:
+				c.u = row.num[p]
+			case modeStr:
+				c.s = row.str[p]
+			case modeBytes:
+				c.s = unsafeString(row.bytesAt(p))
 			}
-			c.next = r
 		}
-		n, err := c.rows.ReadRows(c.buf)
-		c.bufStart, c.bufLen = c.next, int64(n)
-		c.next += int64(n)
-		if n == 0 {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, fmt.Errorf("row %d: %w", r, err)
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
+		if s.spec.match(s.cells) {
+			return true, nil
 		}
 	}
-	return c.buf[r-c.bufStart], nil
+	return false, nil
 }
 
 // timeSpec keeps the traces that overlap [start, end].
-func timeSpec(schema *parquet.Schema, start, end uint64) *scanSpec {
+func timeSpec(start, end uint64) *scanSpec {
 	return &scanSpec{
-		cols: columns(schema, []string{"StartTimeUnixNano"}, []string{"EndTimeUnixNano"}),
-		match: func(v []parquet.Value) bool {
-			return (end == 0 || v[0].Uint64() <= end) && (start == 0 || v[1].Uint64() >= start)
+		cols: []scanCol{{path: []string{"StartTimeUnixNano"}, mode: modeNum}, {path: []string{"EndTimeUnixNano"}, mode: modeNum}},
+		match: func(v []cell) bool {
+			return (end == 0 || v[0].u <= end) && (start == 0 || v[1].u >= start)
 		},
 	}
-}
-
-func columns(schema *parquet.Schema, paths ...[]string) []int {
-	out := make([]int, len(paths))
-	for i, p := range paths {
-		leaf, ok := schema.Lookup(p...)
-		if !ok {
-			panic(fmt.Sprintf("block: no column %v", p))
-		}
-		out[i] = leaf.ColumnIndex
-	}
-	return out
-}
-
-// colCursor walks the values of one column chunk page by page.
-type colCursor struct {
-	pages parquet.Pages
-	page  parquet.Page
-	vr    parquet.ValueReader
-	buf   []parquet.Value
-	i, n  int
-}
-
-func (c *colCursor) next() (parquet.Value, bool, error) {
-	for c.i >= c.n {
-		if c.vr != nil {
-			n, err := c.vr.ReadValues(c.buf)
-			c.i, c.n = 0, n
-			if errors.Is(err, io.EOF) {
-				c.vr = nil
-			} else if err != nil {
-				return parquet.Value{}, false, err
-			}
-			continue
-		}
-		if c.page != nil {
-			parquet.Release(c.page)
-			c.page = nil
-		}
-		p, err := c.pages.ReadPage()
-		if errors.Is(err, io.EOF) {
-			return parquet.Value{}, false, nil
-		}
-		if err != nil {
-			return parquet.Value{}, false, err
-		}
-		c.page, c.vr = p, p.Values()
-	}
-	v := c.buf[c.i]
-	c.i++
-	return v, true, nil
-}
-
-func (c *colCursor) close() {
-	if c.page != nil {
-		parquet.Release(c.page)
-		c.page = nil
-	}
-	c.pages.Close()
 }
 
 // pred is a condition compiled against the block's columns.
@@ -502,27 +356,28 @@ func colPath(base []string, leaf ...string) []string {
 
 // spec returns how to check the condition on the columns, or nil when
 // they cannot decide it (every row stays a candidate).
-func (p *pred) spec(schema *parquet.Schema) *scanSpec {
+func (p *pred) spec() *scanSpec {
 	c := p.cond
 	var col []string
+	mode := modeNum
 	switch c.Scope {
 	case traceql.ScopeTrace:
 		switch c.Name {
 		case "rootServiceName":
-			col = []string{"RootServiceName"}
+			col, mode = []string{"RootServiceName"}, modeStr
 		case "rootName":
-			col = []string{"RootSpanName"}
+			col, mode = []string{"RootSpanName"}, modeStr
 		case "traceDuration":
 			col = []string{"DurationNano"}
 		}
 	case traceql.ScopeIntrinsic:
 		switch c.Name {
 		case "name":
-			col = colPath(spanPath, "Name")
+			col, mode = colPath(spanPath, "Name"), modeStr
 		case "status":
 			col = colPath(spanPath, "StatusCode")
 		case "statusMessage":
-			col = colPath(spanPath, "StatusMessage")
+			col, mode = colPath(spanPath, "StatusMessage"), modeStr
 		case "kind":
 			col = colPath(spanPath, "Kind")
 		case "duration":
@@ -531,36 +386,36 @@ func (p *pred) spec(schema *parquet.Schema) *scanSpec {
 	case traceql.ScopeResource:
 		if c.Name == serviceNameKey && c.Value.Type == traceql.TypeString {
 			return &scanSpec{
-				cols: columns(schema, colPath(resourcePath, "ServiceName"), colPath(resourcePath, "HasServiceName")),
-				match: func(v []parquet.Value) bool {
-					return !v[1].IsNull() && v[1].Boolean() && p.match(traceql.Value{Type: traceql.TypeString, S: unsafeString(v[0].ByteArray())})
+				cols: []scanCol{{colPath(resourcePath, "ServiceName"), modeStr}, {colPath(resourcePath, "HasServiceName"), modeNum}},
+				match: func(v []cell) bool {
+					return !v[1].null && v[1].u != 0 && p.match(traceql.Value{Type: traceql.TypeString, S: v[0].s})
 				},
 			}
 		}
-		return p.attrSpec(schema, colPath(resourcePath, "Attrs"))
+		return p.attrSpec(colPath(resourcePath, "Attrs"))
 	case traceql.ScopeSpan:
-		return p.attrSpec(schema, colPath(spanPath, "Attrs"))
+		return p.attrSpec(colPath(spanPath, "Attrs"))
 	}
 	if col == nil {
 		return nil
 	}
 	return &scanSpec{
-		cols:  columns(schema, col),
-		match: func(v []parquet.Value) bool { return !v[0].IsNull() && p.matchIntrinsic(v[0]) },
+		cols:  []scanCol{{col, mode}},
+		match: func(v []cell) bool { return !v[0].null && p.matchIntrinsic(v[0]) },
 	}
 }
 
-func (p *pred) matchIntrinsic(v parquet.Value) bool {
+func (p *pred) matchIntrinsic(v cell) bool {
 	var tv traceql.Value
 	switch p.cond.Name {
 	case "name", "statusMessage", "rootServiceName", "rootName":
-		tv = traceql.Value{Type: traceql.TypeString, S: unsafeString(v.ByteArray())}
+		tv = traceql.Value{Type: traceql.TypeString, S: v.s}
 	case "status":
-		tv = traceql.Value{Type: traceql.TypeStatus, I: int64(v.Int32())}
+		tv = traceql.Value{Type: traceql.TypeStatus, I: int64(int32(v.u))}
 	case "kind":
-		tv = traceql.Value{Type: traceql.TypeKind, I: int64(v.Int32())}
+		tv = traceql.Value{Type: traceql.TypeKind, I: int64(int32(v.u))}
 	case "duration", "traceDuration":
-		tv = traceql.Value{Type: traceql.TypeDuration, I: int64(v.Uint64())}
+		tv = traceql.Value{Type: traceql.TypeDuration, I: int64(v.u)}
 	}
 	return p.match(tv)
 }
@@ -568,7 +423,7 @@ func (p *pred) matchIntrinsic(v parquet.Value) bool {
 // attrSpec checks an attribute condition on the Attrs list at base. An
 // attribute stored as an encoded AnyValue (arrays, bytes, maps) keeps its
 // row as a candidate: the engine decides.
-func (p *pred) attrSpec(schema *parquet.Schema, base []string) *scanSpec {
+func (p *pred) attrSpec(base []string) *scanSpec {
 	c := p.cond
 	var valCols []string
 	switch c.Value.Type {
@@ -581,34 +436,38 @@ func (p *pred) attrSpec(schema *parquet.Schema, base []string) *scanSpec {
 	default:
 		return nil
 	}
-	paths := [][]string{colPath(base, "Key"), colPath(base, "ValueAny")}
+	cols := []scanCol{{colPath(base, "Key"), modeStr}, {colPath(base, "ValueAny"), modeBytes}}
 	for _, vc := range valCols {
-		paths = append(paths, colPath(base, vc))
+		mode := modeNum
+		if vc == "Value" {
+			mode = modeStr
+		}
+		cols = append(cols, scanCol{colPath(base, vc), mode})
 	}
 	return &scanSpec{
-		cols: columns(schema, paths...),
-		match: func(v []parquet.Value) bool {
-			if v[0].IsNull() || unsafeString(v[0].ByteArray()) != c.Name {
+		cols: cols,
+		match: func(v []cell) bool {
+			if v[0].null || v[0].s != c.Name {
 				return false
 			}
-			if !v[1].IsNull() {
+			if !v[1].null {
 				return true
 			}
 			for i, vc := range valCols {
 				x := v[2+i]
-				if x.IsNull() {
+				if x.null {
 					continue
 				}
 				var tv traceql.Value
 				switch vc {
 				case "Value":
-					tv = traceql.Value{Type: traceql.TypeString, S: unsafeString(x.ByteArray())}
+					tv = traceql.Value{Type: traceql.TypeString, S: x.s}
 				case "ValueInt":
-					tv = traceql.Value{Type: traceql.TypeInt, I: x.Int64()}
+					tv = traceql.Value{Type: traceql.TypeInt, I: int64(x.u)}
 				case "ValueDouble":
-					tv = traceql.Value{Type: traceql.TypeFloat, F: x.Double()}
+					tv = traceql.Value{Type: traceql.TypeFloat, F: math.Float64frombits(x.u)}
 				case "ValueBool":
-					tv = traceql.Value{Type: traceql.TypeBool, B: x.Boolean()}
+					tv = traceql.Value{Type: traceql.TypeBool, B: x.u != 0}
 				}
 				if p.match(tv) {
 					return true
@@ -682,126 +541,6 @@ func numeric(v traceql.Value) float64 {
 		return v.F
 	}
 	return float64(v.I)
-}
-
-// traceFromRow converts a row into the TraceQL model.
-func traceFromRow(row *pqTrace) (*traceql.Trace, error) {
-	t := &traceql.Trace{
-		ID:                row.TraceID,
-		RootServiceName:   row.RootServiceName,
-		RootSpanName:      row.RootSpanName,
-		StartTimeUnixNano: row.StartTimeUnixNano,
-		DurationNano:      row.DurationNano,
-		Spans:             make([]traceql.Span, 0, row.SpanCount),
-	}
-	hasRoot := false
-	for i := range row.ResourceSpans {
-		prs := &row.ResourceSpans[i]
-		res := &traceql.Resource{Attrs: make([]traceql.Attr, 0, len(prs.Resource.Attrs)+1)}
-		if prs.Resource.HasServiceName {
-			res.Attrs = append(res.Attrs, traceql.Attr{Key: serviceNameKey, Value: traceql.Value{Type: traceql.TypeString, S: prs.Resource.ServiceName}})
-		}
-		var err error
-		if res.Attrs, err = appendAttrs(res.Attrs, prs.Resource.Attrs); err != nil {
-			return nil, err
-		}
-		for j := range prs.ScopeSpans {
-			pss := &prs.ScopeSpans[j]
-			sc := &traceql.InstrumentationScope{Name: pss.Scope.Name, Version: pss.Scope.Version}
-			if sc.Attrs, err = appendAttrs(nil, pss.Scope.Attrs); err != nil {
-				return nil, err
-			}
-			for k := range pss.Spans {
-				ps := &pss.Spans[k]
-				sp := traceql.Span{
-					ID:                ps.SpanID,
-					Parent:            ps.ParentIdx,
-					Name:              ps.Name,
-					Kind:              ps.Kind,
-					StatusCode:        ps.StatusCode,
-					StatusMessage:     ps.StatusMessage,
-					StartTimeUnixNano: ps.StartTimeUnixNano,
-					DurationNano:      ps.DurationNano,
-					Resource:          res,
-					Scope:             sc,
-				}
-				if ps.ParentIdx < 0 {
-					copy(sp.ParentID[:], ps.ParentSpanID)
-					if len(ps.ParentSpanID) == 0 {
-						hasRoot = true
-					}
-				}
-				if sp.Attrs, err = appendAttrs(nil, ps.Attrs); err != nil {
-					return nil, err
-				}
-				if len(ps.Events) > 0 {
-					sp.Events = make([]traceql.Event, len(ps.Events))
-					for e := range ps.Events {
-						pe := &ps.Events[e]
-						since := pe.TimeSinceStartNano
-						if int64(since) < 0 {
-							since = 0 // an event before its span's start (stored wrapped), as the live model has it
-						}
-						sp.Events[e] = traceql.Event{Name: pe.Name, TimeSinceStartNano: since}
-						if sp.Events[e].Attrs, err = appendAttrs(nil, pe.Attrs); err != nil {
-							return nil, err
-						}
-					}
-				}
-				if len(ps.Links) > 0 {
-					sp.Links = make([]traceql.Link, len(ps.Links))
-					for l := range ps.Links {
-						pl := &ps.Links[l]
-						sp.Links[l] = traceql.Link{TraceID: pl.TraceID, SpanID: pl.SpanID}
-						if sp.Links[l].Attrs, err = appendAttrs(nil, pl.Attrs); err != nil {
-							return nil, err
-						}
-					}
-				}
-				t.Spans = append(t.Spans, sp)
-			}
-		}
-	}
-	// Parent IDs of spans whose parent is in the row.
-	for i := range t.Spans {
-		if p := t.Spans[i].Parent; p >= 0 && int(p) < len(t.Spans) {
-			t.Spans[i].ParentID = t.Spans[p].ID
-		} else if p >= 0 {
-			t.Spans[i].Parent = -1
-		}
-	}
-	if !hasRoot {
-		t.RootServiceName, t.RootSpanName = traceql.NoRootName, traceql.NoRootName
-	}
-	return t, nil
-}
-
-func appendAttrs(dst []traceql.Attr, attrs []pqAttr) ([]traceql.Attr, error) {
-	if dst == nil && len(attrs) > 0 {
-		dst = make([]traceql.Attr, 0, len(attrs))
-	}
-	for i := range attrs {
-		a := &attrs[i]
-		var v traceql.Value
-		switch {
-		case a.Str != nil:
-			v = traceql.Value{Type: traceql.TypeString, S: *a.Str}
-		case a.Int != nil:
-			v = traceql.Value{Type: traceql.TypeInt, I: *a.Int}
-		case a.Double != nil:
-			v = traceql.Value{Type: traceql.TypeFloat, F: *a.Double}
-		case a.Bool != nil:
-			v = traceql.Value{Type: traceql.TypeBool, B: *a.Bool}
-		case a.Any != nil:
-			pv := pcommon.NewValueEmpty()
-			if err := decodeAnyValue(a.Any, pv); err != nil {
-				return nil, fmt.Errorf("attribute %q: %w", a.Key, err)
-			}
-			v = traceql.ValueFromOTLP(pv)
-		}
-		dst = append(dst, traceql.Attr{Key: a.Key, Value: v})
-	}
-	return dst, nil
 }
 
 // unsafeString views b as a string without copying; only for comparisons
