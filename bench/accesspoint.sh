@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the access point costs: OTLP gRPC ingest throughput of one
 # distributor (a single `all` worker) sent to directly, and the same sent
-# through the coordinator's access point. Runs alternate direct/proxied
-# (A B B A) so that a slowdown as data accumulates falls on both sides.
+# through the coordinator's access point. Each run starts a fresh cluster
+# on an empty directory; runs go direct, proxied, proxied, direct.
 # See bench/README.md.
 #
 # Environment (defaults in brackets):
@@ -34,49 +34,60 @@ cd "$ROOT"
 D=$(mktemp -d)
 PIDS=()
 cleanup() {
+	stop_all
+	[[ $KEEP_DATA == 1 ]] && echo "data kept in $D" || rm -rf "$D"
+}
+trap cleanup EXIT
+stop_all() {
 	for pid in "${PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
 	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
-	[[ $KEEP_DATA == 1 ]] && echo "data kept in $D" || rm -rf "$D"
+	PIDS=()
 }
-trap cleanup EXIT
 
 go build -o bin/pace ./cmd/pace
 go build -o bin/loadgen ./bench/loadgen
 
 COORD="http://127.0.0.1:$((3200 + COORD_OFFSET))"
-cat >"$D/coordinator.yaml" <<YAML
+# fresh N: a new coordinator and worker on an empty data directory, so
+# that every run starts from the same state (a worker slows down as its
+# data grows, which would otherwise fall on whichever run comes later).
+fresh() {
+	stop_all
+	local d="$D/run$1"
+	mkdir -p "$d"
+	cat >"$d/coordinator.yaml" <<YAML
 bind_address: 127.0.0.1
 public_address: 127.0.0.1
 port_offset: $COORD_OFFSET
 storage:
   backend: local
   local:
-    path: $D/blocks
+    path: $d/blocks
 receivers: [otlp_grpc, otlp_http]
-heartbeat_interval: 500ms
-health_check_interval: 500ms
+heartbeat_interval: 250ms
+health_check_interval: 250ms
 YAML
-bin/pace coordinator -config.file "$D/coordinator.yaml" >"$D/coordinator.log" 2>&1 &
-PIDS+=($!)
-sleep 1
-bin/pace worker --coordinator "$COORD" --role all --name bench-worker --bind-address 127.0.0.1 --address 127.0.0.1 \
-	--port-offset "$WORKER_OFFSET" --data "$D/worker" >"$D/worker.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 300); do
-	curl -fs "http://127.0.0.1:$((3200 + WORKER_OFFSET))/ready" >/dev/null 2>&1 && break
-	sleep 0.2
-done
-curl -fs "http://127.0.0.1:$((3200 + WORKER_OFFSET))/ready" >/dev/null || {
-	echo "worker not ready; log:" >&2
-	tail -20 "$D/worker.log" >&2
-	exit 1
+	bin/pace coordinator -config.file "$d/coordinator.yaml" >"$d/coordinator.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 100); do curl -fs "$COORD/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+	bin/pace worker --coordinator "$COORD" --role all --name bench-worker --bind-address 127.0.0.1 --address 127.0.0.1 \
+		--port-offset "$WORKER_OFFSET" --data "$d/worker" >"$d/worker.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 300); do
+		curl -fs "$COORD/api/v1/receivers" 2>/dev/null | grep -q '"ready":true' && break
+		sleep 0.1
+	done
+	curl -fs "$COORD/api/v1/receivers" | grep -q '"ready":true' || {
+		echo "cluster not ready; worker log:" >&2
+		tail -20 "$d/worker.log" >&2
+		exit 1
+	}
 }
-sleep 2 # the access point's health check has seen it
 
 run() { # name port
 	bin/loadgen -protocol "$PROTOCOL" -endpoint "127.0.0.1:$2" -clients "$CLIENTS" -duration "$DURATION" \
@@ -92,10 +103,14 @@ PY
 }
 direct=$((PORT + WORKER_OFFSET))
 proxied=$((PORT + COORD_OFFSET))
+fresh 1
 run direct1 $direct
+fresh 2
 [[ -n "${PROFILE:-}" ]] && (sleep 5; curl -s -o "$PROFILE" "$COORD/debug/pprof/profile?seconds=10") &
 run proxy1 $proxied
+fresh 3
 run proxy2 $proxied
+fresh 4
 run direct2 $direct
 python3 - "$D" <<'PY'
 import json, sys
