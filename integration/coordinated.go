@@ -2,6 +2,7 @@ package integration
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -223,16 +224,7 @@ func (c *Coordinated) Kill9(name string) {
 
 // Status is GET /api/v1/status of coordinator i.
 func (c *Coordinated) Status(i int) (coordinator.Status, error) {
-	var s coordinator.Status
-	resp, err := http.Get(c.Coords[i].URL() + "/api/v1/status")
-	if err != nil {
-		return s, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("status: %s", resp.Status)
-	}
-	return s, json.NewDecoder(resp.Body).Decode(&s)
+	return coordinator.Client{URL: c.Coords[i].URL()}.Status(context.Background())
 }
 
 // WaitStatus waits until coordinator i's status satisfies ok, and returns it.

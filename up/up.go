@@ -7,7 +7,6 @@ package up
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -290,15 +289,14 @@ func exited(ch *child) bool {
 func (c *Cluster) WaitReady(ctx context.Context) error {
 	deadline := time.Now().Add(c.opts.ReadyTimeout)
 	seen := map[string]string{}
-	client := &http.Client{Timeout: time.Second}
+	client := coordinator.Client{URL: c.coordURL(), HTTP: &http.Client{Timeout: time.Second}}
 	for {
 		for _, ch := range append([]*child{c.coord}, c.workers...) {
 			if exited(ch) {
 				return fmt.Errorf("%s exited (%v); its log: %s — %s", ch.name, ch.err, ch.log, lastLine(ch.log))
 			}
 		}
-		var s coordinator.Status
-		if err := getJSON(client, c.coordURL()+"/api/v1/status", &s); err == nil {
+		if s, err := client.Status(ctx); err == nil {
 			for _, w := range s.Workers {
 				line := w.State
 				if w.State != coordinator.StateReady && w.Hold != "" {
@@ -311,10 +309,10 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 					fmt.Fprintf(c.out, "  %5.1fs   %-27s %s\n", time.Since(c.started).Seconds(), w.Name, line)
 				}
 			}
-			var r coordinator.Receivers
-			if s.Status == coordinator.Active && allReady(s, len(c.workers)) &&
-				getJSON(client, c.coordURL()+"/api/v1/receivers", &r) == nil && r.Ready {
-				return nil
+			if s.Status == coordinator.Active && allReady(s, len(c.workers)) {
+				if r, err := client.Receivers(ctx); err == nil && r.Ready {
+					return nil
+				}
 			}
 			if msg := "status " + s.Status + ": " + s.Message; seen[""] != msg {
 				seen[""] = msg
@@ -410,18 +408,6 @@ func (c *Cluster) Stop() error {
 	stop(c.workers)
 	stop([]*child{c.coord})
 	return errors.Join(errs...)
-}
-
-func getJSON(client *http.Client, url string, v any) error {
-	resp, err := client.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // lastLine is the last non-empty line of a log, for a one-line error.

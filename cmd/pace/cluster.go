@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -112,20 +111,6 @@ func runWorker(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// getJSON fetches a coordinator API path.
-func getJSON(base, path string, v any) error {
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(strings.TrimRight(base, "/") + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	return json.Unmarshal(b, v)
-}
-
 func coordinatorFlag(name string, args []string, stderr io.Writer) (string, bool, bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -142,8 +127,8 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	var s coordinator.Status
-	if err := getJSON(url, "/api/v1/status", &s); err != nil {
+	s, err := coordinator.Client{URL: url}.Status(context.Background())
+	if err != nil {
 		fmt.Fprintf(stderr, "pace status: %v\n", err)
 		return 1
 	}
@@ -201,8 +186,8 @@ func runReceivers(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	var r coordinator.Receivers
-	if err := getJSON(url, "/api/v1/receivers", &r); err != nil {
+	r, err := coordinator.Client{URL: url}.Receivers(context.Background())
+	if err != nil {
 		fmt.Fprintf(stderr, "pace receivers: %v\n", err)
 		return 1
 	}
