@@ -22,8 +22,17 @@ func sequence(svcs ...services.Service) (services.Service, error) {
 	return services.NewBasicService(
 		func(ctx context.Context) error {
 			for _, s := range list {
-				if err := services.StartAndAwaitRunning(ctx, s); err != nil {
+				// Not StartAndAwaitRunning(ctx, s): a service's lifetime
+				// derives from the context it is started with, and ctx
+				// ends when this sequence is asked to stop — every child
+				// would then stop at once instead of in reverse order
+				// (the ingester before its lifecycler could flush it).
+				if err := s.StartAsync(context.Background()); err != nil {
 					stopAll(started)
+					return err
+				}
+				if err := s.AwaitRunning(ctx); err != nil {
+					stopAll(append(started, s))
 					return err
 				}
 				watcher.WatchService(s)
