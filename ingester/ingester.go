@@ -95,6 +95,7 @@ func (i *Ingester) starting(ctx context.Context) error {
 	if err := i.replayWAL(); err != nil {
 		return err
 	}
+	i.loadRecent(ctx)
 	for n := 0; n < i.cfg.ConcurrentFlushes; n++ {
 		i.flushWG.Add(1)
 		go i.flushLoop()
@@ -331,6 +332,7 @@ func (i *Ingester) flushBlock(hb *headBlock) error {
 	i.mu.Lock()
 	i.recent = append(i.recent, recentBlock{hb.tenant, block.NewReader(i.bkt, meta), time.Now().Add(i.cfg.CompleteBlockTimeout)})
 	i.mu.Unlock()
+	i.saveRecent()
 	inst := i.instance(hb.tenant)
 	inst.mu.Lock()
 	for n, c := range inst.completing {

@@ -254,3 +254,34 @@ func TestHeadIsCutAndFlushedByAge(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A restart (a rolling configuration change flushes every ingester in
+// turn) must not leave flushed traces with nobody to answer for them
+// until queriers poll the new blocks: the ingester keeps answering for
+// the blocks it flushed within complete_block_timeout.
+func TestRestartedIngesterStillAnswersForItsRecentBlocks(t *testing.T) {
+	dir := t.TempDir()
+	bkt := objstore.NewInMemBucket()
+	cfg := testConfig(dir)
+	cfg.CompleteBlockTimeout = time.Hour
+	first := start(t, cfg, bkt, nil)
+	es, want := entries(t, 7, 20)
+	if err := first.Push(context.Background(), "t1", es); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := services.StopAndAwaitTerminated(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	second := start(t, cfg, bkt, s)
+	defer services.StopAndAwaitTerminated(context.Background(), second) //nolint:errcheck
+	expectTraces(t, func(id model.TraceID) (ptrace.Traces, bool, error) {
+		return second.FindTraceByID(context.Background(), "t1", id)
+	}, want)
+	if len(s.metas) != 1 {
+		t.Errorf("the restarted ingester told its querier of %d blocks, want 1", len(s.metas))
+	}
+}

@@ -215,12 +215,19 @@ func (c *Coordinated) StopWorker(name string) {
 	delete(c.Workers, name)
 }
 
-// Kill9 kills a worker with SIGKILL.
+// Kill9 kills a worker with SIGKILL; it stays in c.Workers, to be
+// restarted (Restart) or forgotten (Forget).
 func (c *Coordinated) Kill9(name string) {
-	w := c.Workers[name]
-	w.kill()
-	delete(c.Workers, name)
+	c.Workers[name].kill()
 }
+
+// Restart starts a stopped worker again, on the same name, ports and data.
+func (c *Coordinated) Restart(name string) {
+	c.Workers[name].start(c.t, c.dir)
+}
+
+// Forget drops a dead worker from c.Workers.
+func (c *Coordinated) Forget(name string) { delete(c.Workers, name) }
 
 // Status is GET /api/v1/status of coordinator i.
 func (c *Coordinated) Status(i int) (coordinator.Status, error) {

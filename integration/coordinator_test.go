@@ -194,6 +194,7 @@ func TestCoordinatedMinimalModeAndTheMissingQuerier(t *testing.T) {
 	// A worker that goes silent (kill -9: it cannot say goodbye) leaves
 	// the registry after worker_timeout, and its role is missing.
 	cl.Kill9("w4-compactor")
+	cl.Forget("w4-compactor")
 	cl.WaitStatus(0, "blocked without a compactor", 30*time.Second, func(s coordinator.Status) bool {
 		return s.Status == coordinator.Blocked && s.Message == coordinator.MsgInconsistent+" Missing roles: compactor." && len(s.Workers) == 5
 	})
@@ -275,6 +276,9 @@ func TestCoordinatedMonolithicWithTwoCoordinators(t *testing.T) {
 			t.Errorf("%d requests failed after the pool dropped %s: %q", len(after), victim, after[:min(5, len(after))])
 		}
 		readThrough(t, cl.Coords[0].URL(), acked, "traces acknowledged while a worker was killed")
+		// It comes back (as a supervisor would restart it) and rejoins.
+		cl.Restart(victim)
+		cl.WaitCoherent(coordinator.MsgGeneratorDisabled, time.Minute)
 	})
 
 	t.Run("a receiver asked of one replica is enabled by both", func(t *testing.T) {
