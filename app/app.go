@@ -433,7 +433,9 @@ func (a *App) initQueryFrontend() (services.Service, error) {
 	if runs(a.targets, Querier) {
 		s.Local = localQuerier{a}
 	}
-	frontend.New(s, a.log.With("role", QueryFrontend)).RegisterRoutes(a.mux)
+	fe := frontend.New(s, a.log.With("role", QueryFrontend))
+	fe.RegisterRoutes(a.mux)
+	pacepb.RegisterQueryServer(a.grpcServer, frontend.GRPC{F: fe})
 	return nil, nil
 }
 

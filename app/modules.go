@@ -42,7 +42,7 @@ var deps = map[string][]string{
 	Ingester:         {server, grpcServer, rings, store},
 	Distributor:      {server, rings},
 	Querier:          {server, grpcServer, rings, store},
-	QueryFrontend:    {server, rings},
+	QueryFrontend:    {server, grpcServer, rings},
 	Compactor:        {server, rings, store},
 	MetricsGenerator: {server, grpcServer, rings},
 	All:              {Distributor, Ingester, Querier, QueryFrontend, Compactor, MetricsGenerator},

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,11 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/pace-tracing/pace/coordinator"
+	"github.com/pace-tracing/pace/pacepb"
 	"github.com/pace-tracing/pace/tracing"
 )
 
@@ -370,6 +375,7 @@ func TestCoordinatedRecommendedModeServesTracingClients(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var ids []string
 	for _, p := range []tracing.Protocol{tracing.Zipkin, tracing.OTLPHTTP} {
 		settings := tracing.Configure(ctx, client, p, "", log)
 		if !settings.Enabled {
@@ -382,6 +388,7 @@ func TestCoordinatedRecommendedModeServesTracingClients(t *testing.T) {
 		_, span := tp.Tracer("coordinated-test").Start(ctx, "place-order-"+string(p))
 		span.SetAttributes(attribute.String("protocol", string(p)))
 		id := span.SpanContext().TraceID().String()
+		ids = append(ids, id)
 		span.End()
 		if err := tp.Shutdown(ctx); err != nil {
 			t.Fatalf("%s: flushing: %v", p, err)
@@ -397,6 +404,40 @@ func TestCoordinatedRecommendedModeServesTracingClients(t *testing.T) {
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
+	}
+
+	// The same traces through the gRPC query API on the access point's 9096,
+	// balanced over the query-frontends.
+	conn, err := grpc.NewClient(cp.Addr(9096), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	q := pacepb.NewQueryClient(conn)
+	for _, id := range ids {
+		raw, _ := hex.DecodeString(id)
+		resp, err := q.FindTraceByID(ctx, &pacepb.TraceByIDRequest{TraceId: raw})
+		if err != nil || !resp.Found {
+			t.Fatalf("gRPC FindTraceByID %s through 9096: %v", id, err)
+		}
+		var u ptrace.ProtoUnmarshaler
+		td, err := u.UnmarshalTraces(resp.Trace)
+		if err != nil || td.SpanCount() != 1 {
+			t.Errorf("gRPC FindTraceByID %s: %d spans, %v", id, td.SpanCount(), err)
+		}
+	}
+	if _, err := q.FindTraceByID(ctx, &pacepb.TraceByIDRequest{TraceId: make([]byte, 16)}); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown trace over gRPC: %v, want NotFound", err)
+	}
+	res, err := q.Search(ctx, &pacepb.SearchRequest{Kind: pacepb.SearchRequest_SEARCH, Query: `{ resource.service.name = "pace-up-test" || resource.service.name = "checkout" }`})
+	if err != nil {
+		t.Fatalf("gRPC Search through 9096: %v", err)
+	}
+	if len(res.Traces) != len(ids) {
+		t.Errorf("gRPC Search found %d traces, want %d", len(res.Traces), len(ids))
+	}
+	if _, err := q.Search(ctx, &pacepb.SearchRequest{Kind: pacepb.SearchRequest_SEARCH, Query: `{ .a = }`}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "parse error") {
+		t.Errorf("bad TraceQL over gRPC: %v, want InvalidArgument naming the parse error", err)
 	}
 }
 

@@ -1368,6 +1368,9 @@ const file_pace_proto_rawDesc = "" +
 	"\x06Search\x12\x16.pace.v1.SearchRequest\x1a\x17.pace.v1.SearchResponse2\x8c\x01\n" +
 	"\aQuerier\x12F\n" +
 	"\rFindTraceByID\x12\x19.pace.v1.TraceByIDRequest\x1a\x1a.pace.v1.TraceByIDResponse\x129\n" +
+	"\x06Search\x12\x16.pace.v1.SearchRequest\x1a\x17.pace.v1.SearchResponse2\x8a\x01\n" +
+	"\x05Query\x12F\n" +
+	"\rFindTraceByID\x12\x19.pace.v1.TraceByIDRequest\x1a\x1a.pace.v1.TraceByIDResponse\x129\n" +
 	"\x06Search\x12\x16.pace.v1.SearchRequest\x1a\x17.pace.v1.SearchResponse2L\n" +
 	"\x10MetricsGenerator\x128\n" +
 	"\tPushSpans\x12\x14.pace.v1.PushRequest\x1a\x15.pace.v1.PushResponseB%Z#github.com/pace-tracing/pace/pacepbb\x06proto3"
@@ -1427,15 +1430,19 @@ var file_pace_proto_depIdxs = []int32{
 	7,  // 17: pace.v1.Ingester.Search:input_type -> pace.v1.SearchRequest
 	5,  // 18: pace.v1.Querier.FindTraceByID:input_type -> pace.v1.TraceByIDRequest
 	7,  // 19: pace.v1.Querier.Search:input_type -> pace.v1.SearchRequest
-	3,  // 20: pace.v1.MetricsGenerator.PushSpans:input_type -> pace.v1.PushRequest
-	4,  // 21: pace.v1.Ingester.Push:output_type -> pace.v1.PushResponse
-	6,  // 22: pace.v1.Ingester.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
-	8,  // 23: pace.v1.Ingester.Search:output_type -> pace.v1.SearchResponse
-	6,  // 24: pace.v1.Querier.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
-	8,  // 25: pace.v1.Querier.Search:output_type -> pace.v1.SearchResponse
-	4,  // 26: pace.v1.MetricsGenerator.PushSpans:output_type -> pace.v1.PushResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
+	5,  // 20: pace.v1.Query.FindTraceByID:input_type -> pace.v1.TraceByIDRequest
+	7,  // 21: pace.v1.Query.Search:input_type -> pace.v1.SearchRequest
+	3,  // 22: pace.v1.MetricsGenerator.PushSpans:input_type -> pace.v1.PushRequest
+	4,  // 23: pace.v1.Ingester.Push:output_type -> pace.v1.PushResponse
+	6,  // 24: pace.v1.Ingester.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
+	8,  // 25: pace.v1.Ingester.Search:output_type -> pace.v1.SearchResponse
+	6,  // 26: pace.v1.Querier.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
+	8,  // 27: pace.v1.Querier.Search:output_type -> pace.v1.SearchResponse
+	6,  // 28: pace.v1.Query.FindTraceByID:output_type -> pace.v1.TraceByIDResponse
+	8,  // 29: pace.v1.Query.Search:output_type -> pace.v1.SearchResponse
+	4,  // 30: pace.v1.MetricsGenerator.PushSpans:output_type -> pace.v1.PushResponse
+	23, // [23:31] is the sub-list for method output_type
+	15, // [15:23] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -1454,7 +1461,7 @@ func file_pace_proto_init() {
 			NumEnums:      2,
 			NumMessages:   16,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_pace_proto_goTypes,
 		DependencyIndexes: file_pace_proto_depIdxs,
