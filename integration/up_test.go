@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -197,5 +199,35 @@ func TestPaceUpPortTaken(t *testing.T) {
 	out, code = PaceCLI(t, "up", "--data", "/proc/pace-cannot-write-here")
 	if code != 1 || !strings.Contains(out, "is not writable") || !strings.Contains(out, "--data") {
 		t.Errorf("unwritable data dir (exit %d):\n%s", code, out)
+	}
+}
+
+// A child that fails to start: a one-line error naming it and its log, and
+// no process left behind.
+func TestPaceUpChildFailsToStart(t *testing.T) {
+	dir := t.TempDir()
+	// all-1's data directory cannot be created: a file stands in its place.
+	if err := os.WriteFile(filepath.Join(dir, "all-1"), []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := startUp(t, "--data", dir, "--port-offset", strconv.Itoa(FreePortOffset(t)), "--worker-port-base", strconv.Itoa(FreePortOffset(t)))
+	select {
+	case err := <-u.done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("pace up exited with %v, want exit status 1", err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("pace up still runs 90 s after a worker failed:\n%s", u.output())
+	}
+	out := u.output()
+	if !regexp.MustCompile(`pace up: all-1 exited \(exit status 1\); its log: \S+all-1\.log — .*not a directory`).MatchString(out) {
+		t.Errorf("no one-line error naming the worker, its log and the cause:\n%s", out)
+	}
+	for _, m := range regexp.MustCompile(`\(pid (\d+)\)`).FindAllStringSubmatch(out, -1) {
+		pid, _ := strconv.Atoi(m[1])
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("child pid %d outlived pace up", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
