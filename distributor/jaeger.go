@@ -7,7 +7,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/apache/thrift/lib/go/thrift"
 	jaegermodel "github.com/jaegertracing/jaeger-idl/model/v1"
@@ -16,9 +15,6 @@ import (
 	jaegertranslator "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/jaeger"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/pace-tracing/pace/model"
 )
@@ -72,7 +68,7 @@ func (d *Distributor) jaegerHTTPHandler(limit int64) http.Handler {
 type jaegerGRPC struct{ d *Distributor }
 
 func (j jaegerGRPC) PostSpans(ctx context.Context, r *api_v2.PostSpansRequest) (*api_v2.PostSpansResponse, error) {
-	tenant, err := grpcTenant(ctx)
+	tenant, err := model.GRPCTenant(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -85,19 +81,6 @@ func (j jaegerGRPC) PostSpans(ctx context.Context, r *api_v2.PostSpansRequest) (
 		return nil, err
 	}
 	return &api_v2.PostSpansResponse{}, nil
-}
-
-func grpcTenant(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	var value string
-	if v := md.Get(strings.ToLower(model.TenantHeader)); len(v) > 0 {
-		value = v[0]
-	}
-	tenant, err := model.Tenant(value)
-	if err != nil {
-		return "", status.Error(codes.InvalidArgument, err.Error())
-	}
-	return tenant, nil
 }
 
 func startJaegerGRPC(d *Distributor, cfg GRPCServer) (stop func(), err error) {

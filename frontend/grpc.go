@@ -3,12 +3,10 @@ package frontend
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -25,24 +23,9 @@ type GRPC struct {
 	F *Frontend
 }
 
-// tenant is the request's tenant, else the x-scope-orgid metadata.
-func grpcTenant(ctx context.Context, field string) (string, error) {
-	if field == "" {
-		md, _ := metadata.FromIncomingContext(ctx)
-		if v := md.Get(strings.ToLower(model.TenantHeader)); len(v) > 0 {
-			field = v[0]
-		}
-	}
-	t, err := model.Tenant(field)
-	if err != nil {
-		return "", status.Error(codes.InvalidArgument, err.Error())
-	}
-	return t, nil
-}
-
 // FindTraceByID answers NotFound for an unknown trace.
 func (g GRPC) FindTraceByID(ctx context.Context, r *pacepb.TraceByIDRequest) (*pacepb.TraceByIDResponse, error) {
-	tenant, err := grpcTenant(ctx, r.Tenant)
+	tenant, err := model.GRPCTenant(ctx, r.Tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +62,7 @@ func (g GRPC) Search(ctx context.Context, r *pacepb.SearchRequest) (*pacepb.Sear
 	if g.F.s == nil {
 		return nil, status.Error(codes.Unimplemented, "search is not available on this query-frontend")
 	}
-	tenant, err := grpcTenant(ctx, r.Tenant)
+	tenant, err := model.GRPCTenant(ctx, r.Tenant)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,14 @@
 package model
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // TenantHeader carries the tenant ID on every request, as in Tempo and Mimir.
@@ -46,4 +51,21 @@ func Tenant(value string) (string, error) {
 		return "", fmt.Errorf("%s: %w", TenantHeader, err)
 	}
 	return value, nil
+}
+
+// GRPCTenant is the tenant of a gRPC call: value when it is set (a field
+// of the request), else the x-scope-orgid metadata, else DefaultTenant.
+// An invalid one is an InvalidArgument status.
+func GRPCTenant(ctx context.Context, value string) (string, error) {
+	if value == "" {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if v := md.Get(strings.ToLower(TenantHeader)); len(v) > 0 {
+			value = v[0]
+		}
+	}
+	tenant, err := Tenant(value)
+	if err != nil {
+		return "", status.Error(codes.InvalidArgument, err.Error())
+	}
+	return tenant, nil
 }
