@@ -158,7 +158,8 @@ func (c *Coordinator) handleReceiverRequest(w http.ResponseWriter, r *http.Reque
 	c.mu.Lock()
 	c.requests[req.Client] = req.Protocols
 	c.mu.Unlock()
-	if err := c.openReceivers(r.Context()); err != nil {
+	// Not the request's context: a UDP forwarder opened here lives on.
+	if err := c.openReceivers(c.runCtx); err != nil {
 		c.log.Error("opening a receiver port of the access point", "err", err)
 	}
 	writeJSON(w, http.StatusOK, c.receivers())

@@ -39,6 +39,7 @@ type Coordinator struct {
 	health *accesspoint.Health
 	pools  map[string]*accesspoint.Pool // by protocol, plus "query-http"/"query-grpc"
 
+	runCtx         context.Context // Run's: what listeners live as long as
 	mu             sync.Mutex
 	plan           *plan
 	storageProblem string // "" when the last check passed
@@ -106,6 +107,7 @@ func (c *Coordinator) settle() time.Duration { return 3 * c.cfg().HeartbeatInter
 // the access point are listening and the object store has been checked.
 func (c *Coordinator) Run(ctx context.Context, ready func()) error {
 	c.started = time.Now()
+	c.runCtx = ctx
 	mux := http.NewServeMux()
 	c.routes(mux)
 	mux.Handle("/", accesspoint.NewHTTPProxy(c.pools[poolQueryHTTP]))
