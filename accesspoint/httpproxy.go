@@ -192,6 +192,9 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ErrorLog:      px.errLog,
 		BufferPool:    copyBufs,
 	}
+	if f.grpc {
+		rp.ModifyResponse = trailersOnly
+	}
 	rp.ServeHTTP(rec, r)
 }
 
@@ -424,6 +427,28 @@ func statusOf(resp *http.Response) int {
 
 // isGRPC reports whether r is a gRPC call (not gRPC-Web, which is HTTP/1
 // and goes the HTTP/1 way).
+// trailersOnly moves the status of a gRPC "trailers-only" answer (an
+// error with no message: grpc-status in the response headers, which end
+// the stream) into trailers. Relayed as headers, the headers frame could
+// leave before the end of the stream, and a gRPC client only reads a
+// status from headers that end the stream: it would see "server closed
+// the stream without sending trailers" instead of the backend's status.
+func trailersOnly(res *http.Response) error {
+	if res.Header.Get("Grpc-Status") == "" {
+		return nil
+	}
+	if res.Trailer == nil {
+		res.Trailer = http.Header{}
+	}
+	for _, k := range []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin"} {
+		if v, ok := res.Header[k]; ok {
+			res.Trailer[k] = v
+			delete(res.Header, k)
+		}
+	}
+	return nil
+}
+
 func isGRPC(r *http.Request) bool {
 	if r.ProtoMajor != 2 {
 		return false
