@@ -316,17 +316,7 @@ func (a *assembler) build() (*traceql.Trace, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Parent IDs of spans whose parent is in the row.
-	for i := range t.Spans {
-		if p := t.Spans[i].Parent; p >= 0 && int(p) < len(t.Spans) {
-			t.Spans[i].ParentID = t.Spans[p].ID
-		} else if p >= 0 {
-			t.Spans[i].Parent = -1
-		}
-	}
-	if !hasRoot {
-		t.RootServiceName, t.RootSpanName = traceql.NoRootName, traceql.NoRootName
-	}
+	finishTrace(t, hasRoot)
 	return t, nil
 }
 
@@ -353,4 +343,19 @@ func (a *assembler) attr(col, p int) (traceql.Attr, error) {
 		at.Value = traceql.ValueFromOTLP(pv)
 	}
 	return at, nil
+}
+
+// finishTrace links each span to its parent's ID (a parent outside the row
+// is none) and names a trace without a root span as Tempo does.
+func finishTrace(t *traceql.Trace, hasRoot bool) {
+	for i := range t.Spans {
+		if p := t.Spans[i].Parent; p >= 0 && int(p) < len(t.Spans) {
+			t.Spans[i].ParentID = t.Spans[p].ID
+		} else if p >= 0 {
+			t.Spans[i].Parent = -1
+		}
+	}
+	if !hasRoot {
+		t.RootServiceName, t.RootSpanName = traceql.NoRootName, traceql.NoRootName
+	}
 }

@@ -90,17 +90,7 @@ func traceFromRow(row *pqTrace) (*traceql.Trace, error) {
 			}
 		}
 	}
-	// Parent IDs of spans whose parent is in the row.
-	for i := range t.Spans {
-		if p := t.Spans[i].Parent; p >= 0 && int(p) < len(t.Spans) {
-			t.Spans[i].ParentID = t.Spans[p].ID
-		} else if p >= 0 {
-			t.Spans[i].Parent = -1
-		}
-	}
-	if !hasRoot {
-		t.RootServiceName, t.RootSpanName = traceql.NoRootName, traceql.NoRootName
-	}
+	finishTrace(t, hasRoot)
 	return t, nil
 }
 

@@ -86,16 +86,12 @@ func (c *Coordinator) handleLeave(w http.ResponseWriter, r *http.Request) {
 
 // Status is the coordinator's view: coherence, workers, receivers.
 func (c *Coordinator) Status() Status {
-	workers := c.registry.snapshot()
+	workers, co := c.assessment()
 	p := c.currentPlan(workers)
-	c.mu.Lock()
-	problem := c.storageProblem
-	c.mu.Unlock()
-	co := assess(workers, problem, len(c.cfg().RemoteWrite) > 0)
 	s := Status{
 		Status: co.status, Message: co.message, Messages: co.messages,
 		MissingRoles: co.missing, Roles: co.roles, Storage: c.cfg().Storage.Backend,
-		Receivers: c.receivers().Receivers, Version: app.Version,
+		Receivers: c.receiverList(), Version: app.Version,
 		Workers: []WorkerStatus{},
 	}
 	if s.Messages == nil {
@@ -112,17 +108,29 @@ func (c *Coordinator) Status() Status {
 	return s
 }
 
-func (c *Coordinator) receivers() Receivers {
-	out := Receivers{Receivers: []ReceiverStatus{}}
-	for _, p := range c.enabled() {
-		out.Receivers = append(out.Receivers, ReceiverStatus{Protocol: p, URL: c.receiverURL(p)})
-	}
+// assessment is the registry now and what the coordinator concludes from it.
+func (c *Coordinator) assessment() ([]entry, coherence) {
 	workers := c.registry.snapshot()
 	c.mu.Lock()
 	problem := c.storageProblem
 	c.mu.Unlock()
-	out.Ready = assess(workers, problem, true).coherent() && len(c.pools[OTLPHTTP].Healthy()) > 0
+	return workers, assess(workers, problem, len(c.cfg().RemoteWrite) > 0)
+}
+
+// receiverList is every enabled protocol with its access-point URL.
+func (c *Coordinator) receiverList() []ReceiverStatus {
+	out := []ReceiverStatus{}
+	for _, p := range c.enabled() {
+		out = append(out, ReceiverStatus{Protocol: p, URL: c.receiverURL(p)})
+	}
 	return out
+}
+
+// receivers is ready when the cluster is coherent and the access point has
+// a distributor to send to.
+func (c *Coordinator) receivers() Receivers {
+	_, co := c.assessment()
+	return Receivers{Receivers: c.receiverList(), Ready: co.coherent() && len(c.pools[OTLPHTTP].Healthy()) > 0}
 }
 
 var clientName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)

@@ -88,6 +88,20 @@ type Status struct {
 	Version      string           `json:"version"`
 }
 
+// Settled reports whether exactly n workers are registered and every one
+// is ready on the configuration the coordinator wants it to run.
+func (s Status) Settled(n int) bool {
+	if len(s.Workers) != n {
+		return false
+	}
+	for _, w := range s.Workers {
+		if w.State != StateReady || w.ConfigVersion != w.TargetConfigVersion {
+			return false
+		}
+	}
+	return true
+}
+
 // WorkerStatus is one row of the workers table.
 type WorkerStatus struct {
 	Registration

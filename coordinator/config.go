@@ -117,12 +117,7 @@ func (c *Config) Validate() error {
 			c.Storage.Local.Path = abs
 		}
 	}
-	if c.PublicAddress == "" {
-		c.PublicAddress = c.BindAddress
-		if c.PublicAddress == "0.0.0.0" || c.PublicAddress == "" || c.PublicAddress == "::" {
-			c.PublicAddress = hostname()
-		}
-	}
+	c.PublicAddress = AdvertiseHost(c.PublicAddress, c.BindAddress)
 	return errors.Join(errs...)
 }
 

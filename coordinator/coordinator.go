@@ -371,7 +371,15 @@ func (c *Coordinator) receiverURL(p string) string {
 	return "http://" + net.JoinHostPort(c.cfg().PublicAddress, strconv.Itoa(c.cfg().port(p)))
 }
 
-func hostname() string {
+// AdvertiseHost is the host others reach a process at: the configured one,
+// else the bind address when it names one interface, else the host name.
+func AdvertiseHost(configured, bind string) string {
+	switch {
+	case configured != "":
+		return configured
+	case bind != "" && bind != "0.0.0.0" && bind != "::":
+		return bind
+	}
 	h, err := os.Hostname()
 	if err != nil || h == "" {
 		return "localhost"

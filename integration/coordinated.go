@@ -254,17 +254,7 @@ func (c *Coordinated) WaitStatus(i int, what string, timeout time.Duration, ok f
 
 // AllReady: every registered worker is ready on its target configuration
 // and the registry holds exactly the workers started.
-func (c *Coordinated) AllReady(s coordinator.Status) bool {
-	if len(s.Workers) != len(c.Workers) {
-		return false
-	}
-	for _, w := range s.Workers {
-		if w.State != coordinator.StateReady || w.ConfigVersion != w.TargetConfigVersion {
-			return false
-		}
-	}
-	return true
-}
+func (c *Coordinated) AllReady(s coordinator.Status) bool { return s.Settled(len(c.Workers)) }
 
 // WaitCoherent waits until every coordinator reports the wanted status
 // message with every worker ready.

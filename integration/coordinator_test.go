@@ -393,17 +393,7 @@ func TestCoordinatedRecommendedModeServesTracingClients(t *testing.T) {
 		if err := tp.Shutdown(ctx); err != nil {
 			t.Fatalf("%s: flushing: %v", p, err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			status, td, body, err := FetchTrace(cp.URL(), id)
-			if err == nil && status == http.StatusOK && CountSpans(td) == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: trace %s not readable through the access point: %d %v %.200s", p, id, status, err, body)
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+		readIDs(t, cp.URL(), []string{id}, string(p)+" through the access point", 20*time.Second)
 	}
 
 	// The same traces through the gRPC query API on the access point's 9096,

@@ -151,21 +151,23 @@ func TestPaceUpEachMode(t *testing.T) {
 					t.Fatalf("%s to %s: %v", p.label, endpoint, err)
 				}
 			}
-			readIDs(t, query, ids, "first run")
+			readIDs(t, query, ids, "first run", 15*time.Second)
 			u.interrupt(t)
 
 			u = startUp(t, args...)
 			u.waitUp(t)
-			readIDs(t, u.printed(t, "Grafana"), ids, "after Ctrl-C and a second pace up")
+			readIDs(t, u.printed(t, "Grafana"), ids, "after Ctrl-C and a second pace up", 15*time.Second)
 			u.interrupt(t)
 		})
 	}
 }
 
-func readIDs(t *testing.T, query string, ids []string, when string) {
+// readIDs waits up to wait for each trace to read back, with one span,
+// through a query URL.
+func readIDs(t *testing.T, query string, ids []string, when string, wait time.Duration) {
 	t.Helper()
 	for _, id := range ids {
-		deadline := time.Now().Add(15 * time.Second)
+		deadline := time.Now().Add(wait)
 		for {
 			status, td, body, err := FetchTrace(query, id)
 			if err == nil && status == http.StatusOK && CountSpans(td) == 1 {

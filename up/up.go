@@ -309,7 +309,7 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 					fmt.Fprintf(c.out, "  %5.1fs   %-27s %s\n", time.Since(c.started).Seconds(), w.Name, line)
 				}
 			}
-			if s.Status == coordinator.Active && allReady(s, len(c.workers)) {
+			if s.Status == coordinator.Active && s.Settled(len(c.workers)) {
 				if r, err := client.Receivers(ctx); err == nil && r.Ready {
 					return nil
 				}
@@ -328,18 +328,6 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func allReady(s coordinator.Status, n int) bool {
-	if len(s.Workers) != n {
-		return false
-	}
-	for _, w := range s.Workers {
-		if w.State != coordinator.StateReady || w.ConfigVersion != w.TargetConfigVersion {
-			return false
-		}
-	}
-	return true
 }
 
 // PrintEndpoints writes the table a user needs: where to send traces,

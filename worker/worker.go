@@ -73,12 +73,7 @@ func (c *Config) Validate() error {
 		h, _ := os.Hostname()
 		c.Name = fmt.Sprintf("%s-%d", h, 3200+c.PortOffset)
 	}
-	if c.Address == "" {
-		c.Address = c.BindAddress
-		if c.Address == "" || c.Address == "0.0.0.0" || c.Address == "::" {
-			c.Address, _ = os.Hostname()
-		}
-	}
+	c.Address = coordinator.AdvertiseHost(c.Address, c.BindAddress)
 	if c.DrainDelay <= 0 {
 		c.DrainDelay = 2 * time.Second
 	}
