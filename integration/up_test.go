@@ -125,8 +125,9 @@ func TestPaceUpEachMode(t *testing.T) {
 	for _, mode := range []string{"monolithic", "minimal-microservices", "recommended-microservices"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
+			off, base := upOffsets(t)
 			args := []string{"--mode", mode, "--data", dir,
-				"--port-offset", strconv.Itoa(FreePortOffset(t)), "--worker-port-base", strconv.Itoa(FreePortOffset(t))}
+				"--port-offset", strconv.Itoa(off), "--worker-port-base", strconv.Itoa(base)}
 			u := startUp(t, args...)
 			secs := u.waitUp(t)
 			t.Logf("%s: up in %.1fs", mode, secs)
@@ -159,6 +160,19 @@ func TestPaceUpEachMode(t *testing.T) {
 			readIDs(t, u.printed(t, "Grafana"), ids, "after Ctrl-C and a second pace up", 15*time.Second)
 			u.interrupt(t)
 		})
+	}
+}
+
+// upOffsets picks the access point's port offset and the workers' port
+// base so that no worker (base + 100*i, up to 8 workers) lands on the
+// access point's offset.
+func upOffsets(t *testing.T) (off, base int) {
+	off = FreePortOffset(t)
+	for {
+		base = FreePortOffset(t)
+		if off < base || off >= base+800 {
+			return off, base
+		}
 	}
 }
 
@@ -212,7 +226,8 @@ func TestPaceUpChildFailsToStart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "all-1"), []byte("not a directory"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	u := startUp(t, "--data", dir, "--port-offset", strconv.Itoa(FreePortOffset(t)), "--worker-port-base", strconv.Itoa(FreePortOffset(t)))
+	off, base := upOffsets(t)
+	u := startUp(t, "--data", dir, "--port-offset", strconv.Itoa(off), "--worker-port-base", strconv.Itoa(base))
 	select {
 	case err := <-u.done:
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {

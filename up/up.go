@@ -200,6 +200,18 @@ func (c *Cluster) coordinatorConfig() string {
 
 // checkPorts fails with what to do when a port the cluster needs is taken.
 func (c *Cluster) checkPorts(workers int) error {
+	planned := map[int]string{}
+	for _, p := range accessPorts {
+		planned[p.port+c.opts.PortOffset] = "the access point's " + p.name
+	}
+	for i := 0; i < workers; i++ {
+		for name, port := range coordinator.WorkerPorts(c.opts.WorkerPortBase + 100*i) {
+			if other, ok := planned[port]; ok && !strings.HasPrefix(other, "worker") {
+				return fmt.Errorf("port %d would be both %s and worker %d's %s: choose a --worker-port-base that keeps the workers' ports apart from the access point's (--port-offset %d)", port, other, i, name, c.opts.PortOffset)
+			}
+			planned[port] = "worker"
+		}
+	}
 	for _, p := range accessPorts {
 		if err := free(p.port+c.opts.PortOffset, p.udp); err != nil {
 			return fmt.Errorf("port %d (%s of the access point) is in use: stop what uses it, or run pace up --port-offset 1000", p.port+c.opts.PortOffset, p.name)
